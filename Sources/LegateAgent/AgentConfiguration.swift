@@ -60,8 +60,12 @@ public struct AgentConfiguration: Sendable {
             }
             switch key {
             case "manager_url": managerURL = try scalar()
-            case "token": token = Redacted(try scalar())
-            case "token_file": tokenFile = try scalar()
+            case "token":
+                token = Redacted(try scalar())
+                tokenFile = nil
+            case "token_file":
+                tokenFile = try scalar()
+                token = nil
             case "name": name = try scalar()
             case "tags":
                 if let seq = v.sequence {
@@ -90,8 +94,15 @@ public struct AgentConfiguration: Sendable {
     /// Applies `LEGATE_*` variables and the standard proxy variables.
     public mutating func apply(environment env: [String: String]) throws {
         if let v = env["LEGATE_MANAGER_URL"] { managerURL = v }
-        if let v = env["LEGATE_TOKEN"], !v.isEmpty { token = Redacted(v) }
-        if let v = env["LEGATE_TOKEN_FILE"] { tokenFile = v }
+        // Each layer replaces the token source of the one below; within the environment the file wins.
+        if let v = env["LEGATE_TOKEN"], !v.isEmpty {
+            token = Redacted(v)
+            tokenFile = nil
+        }
+        if let v = env["LEGATE_TOKEN_FILE"] {
+            tokenFile = v
+            token = nil
+        }
         // systemd LoadCredential= puts the token in $CREDENTIALS_DIRECTORY/token.
         if tokenFile == nil, token == nil, let dir = env["CREDENTIALS_DIRECTORY"] { tokenFile = dir + "/token" }
         if let v = env["LEGATE_NAME"] { name = v }
@@ -108,7 +119,8 @@ public struct AgentConfiguration: Sendable {
         if let v = env["LEGATE_LOG_FORMAT"] { logFormat = v }
     }
 
-    static func splitList(_ s: String) -> [String] {
+    /// Splits a comma- or space-separated list, dropping empty entries.
+    public static func splitList(_ s: String) -> [String] {
         s.split(whereSeparator: { $0 == "," || $0 == " " }).map(String.init).filter { !$0.isEmpty }
     }
 
@@ -211,7 +223,9 @@ public struct ManagerEndpoint: Sendable, Equatable {
     }
 
     public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
     var hostForURL: String { host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host }

@@ -27,13 +27,11 @@ public struct AgentService: Service {
     public let configuration: AgentConfiguration.Validated
     public let monitor: AgentMonitor
     let logger: Logger
-    let tickInterval: Duration
 
     public init(configuration: AgentConfiguration.Validated, monitor: AgentMonitor = AgentMonitor(), logger: Logger) {
         self.configuration = configuration
         self.monitor = monitor
         self.logger = logger
-        self.tickInterval = .milliseconds(100)
     }
 
     public static let supportedTaskTypes = ["shell"]
@@ -125,7 +123,7 @@ final class AgentLoop: Sendable {
             return
         }
         let (events, sink) = AsyncStream.makeStream(of: AgentEvent.self)
-        var state = LoopState(now: .now)
+        var state = LoopState()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
@@ -163,9 +161,6 @@ final class AgentLoop: Sendable {
         /// Noticed while full; tried when a slot frees.
         var backlog: [String] = []
         var backlogSet: Set<String> = []
-        /// Tasks already tried (acquired or lost the race), bounded FIFO, so repeated notices are cheap.
-        var tried: Set<String> = []
-        var triedOrder: [String] = []
         var registering = false
         var draining = false
         var drainDeadline: ContinuousClock.Instant?
@@ -173,14 +168,6 @@ final class AgentLoop: Sendable {
         var revoked: String?
         var pausedUntil: ContinuousClock.Instant?
 
-        init(now: ContinuousClock.Instant) {}
-
-        mutating func remember(_ id: String) {
-            if tried.insert(id).inserted {
-                triedOrder.append(id)
-                if triedOrder.count > 10_000 { tried.remove(triedOrder.removeFirst()) }
-            }
-        }
     }
 
     typealias Group = ThrowingDiscardingTaskGroup<any Error>
@@ -266,8 +253,6 @@ final class AgentLoop: Sendable {
             state.slots[taskId] = nil
             if error.kind != .conflict && error.kind != .notFound {
                 logger.warning("acquire failed", metadata: ["task.id": "\(taskId)", "error": "\(error.message)"])
-                // Let a later notice retry it.
-                state.tried.remove(taskId)
                 await handleCallFailure(error, state: &state, group: &group, sink: sink)
             }
             startFromBacklog(state: &state, group: &group, sink: sink)
@@ -296,7 +281,7 @@ final class AgentLoop: Sendable {
     private func handle(_ message: StreamMessage, state: inout LoopState, group: inout Group, sink: Sink) async {
         switch message {
         case .taskNotice(let id):
-            guard !state.draining, state.slots[id] == nil, !state.tried.contains(id) else { return }
+            guard !state.draining, state.slots[id] == nil else { return }
             if let until = state.pausedUntil, ContinuousClock.now < until { return }
             if state.slots.count < capacity {
                 startTask(id, state: &state, group: &group, sink: sink)
@@ -466,7 +451,6 @@ final class AgentLoop: Sendable {
     private func startTask(_ id: String, state: inout LoopState, group: inout Group, sink: Sink) {
         let control = TaskControl()
         state.slots[id] = control
-        state.remember(id)
         updateMonitor(state)
         group.addTask { await self.runTask(id, control: control, sink: sink) }
     }
@@ -476,7 +460,7 @@ final class AgentLoop: Sendable {
         while state.slots.count < capacity, !state.backlog.isEmpty {
             let id = state.backlog.removeFirst()
             state.backlogSet.remove(id)
-            if state.slots[id] == nil && !state.tried.contains(id) { startTask(id, state: &state, group: &group, sink: sink) }
+            if state.slots[id] == nil { startTask(id, state: &state, group: &group, sink: sink) }
         }
     }
 

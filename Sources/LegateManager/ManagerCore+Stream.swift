@@ -12,17 +12,25 @@ extension ManagerCore {
         try? await seedNotices(delegateId: delegateId, limit: 64)
         let waiter = await hub.makeWaiterId()
 
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.streamWriter(delegateId: delegateId, waiter: waiter, outbound: outbound) }
+        enum Side { case writer, reader }
+        await withTaskGroup(of: Side.self) { group in
+            group.addTask {
+                await self.streamWriter(delegateId: delegateId, waiter: waiter, outbound: outbound)
+                return .writer
+            }
             group.addTask {
                 await self.streamReader(delegateId: delegateId, inbound: inbound, outbound: outbound)
                 await self.hub.release(delegateId, waiter: waiter)
+                return .reader
             }
-            await group.next()
+            let first = await group.next()
             group.cancelAll()
             await self.hub.release(delegateId, waiter: waiter)
-            // A writer that stopped (refused, revoked) closes the socket so the reader ends too.
-            try? await outbound.close(.goingAway, reason: "stream closed by manager")
+            if first == .writer {
+                // The manager ended the stream (refused, revoked): close it so the reader ends too.
+                // When the agent closed first, the close handshake is already done.
+                try? await outbound.close(.goingAway, reason: "stream closed by manager")
+            }
             await group.waitForAll()
         }
         await hub.streamClosed(delegateId)
@@ -76,6 +84,9 @@ extension ManagerCore {
                         try await outbound.write(.text(StreamMessage.heartbeatAck(ack).text()))
                     } catch let e as APIError {
                         try await outbound.write(.text(StreamMessage.error(code: e.code, message: e.message).text()))
+                    } catch {
+                        logger.error("heartbeat failed", metadata: ["delegate.id": "\(delegateId)", "error": "\(error)"])
+                        try await outbound.write(.text(StreamMessage.error(code: "internal", message: "The manager failed to record the heartbeat; see its log.").text()))
                     }
                 default:
                     try await outbound.write(

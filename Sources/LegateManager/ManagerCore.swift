@@ -8,7 +8,8 @@ public struct ManagerSettings: Sendable {
     public var heartbeatInterval: Duration = .seconds(10)
     /// Heartbeats a delegate may miss before it is declared lost.
     public var lostAfterMissed = 3
-    public var pollInterval: Duration = .seconds(2)
+    /// Longest long-poll wait announced to agents (`pollIntervalMs`).
+    public var pollInterval: Duration = .seconds(10)
     public var sessionTTL: Duration = .seconds(1800)
     /// Allows the stream policy switch (`PUT /api/v1/admin/streams`); for tests and game days.
     public var faultInjection = false
@@ -24,6 +25,9 @@ public final class ManagerCore: Sendable {
     public let settings: ManagerSettings
     let logger: Logger
     private let now: @Sendable () -> Date
+    /// Delegates cannot have heartbeated while the manager was down: silence is counted from
+    /// whichever is later, their last heartbeat or this start.
+    private let startedAt: Date
 
     public init(
         store: ManagerStore, credentials: Credentials, settings: ManagerSettings, logger: Logger,
@@ -34,6 +38,7 @@ public final class ManagerCore: Sendable {
         self.settings = settings
         self.logger = logger
         self.now = now
+        self.startedAt = now()
     }
 
     // MARK: Authentication
@@ -104,7 +109,7 @@ public final class ManagerCore: Sendable {
 
     /// Revokes the token and tells every live delegate that used it.
     public func revokeToken(id: String) async throws {
-        guard try await store.revokeToken(id: id, now: now()) else {
+        guard try await store.revokeToken(id: id, kind: Credentials.Kind.delegate.rawValue, now: now()) else {
             throw APIError(.notFound, "not_found", "No token with id \(id). List tokens with `legate-manager token list`.")
         }
         logger.notice("token revoked", metadata: ["token.id": "\(id)"])
@@ -168,6 +173,7 @@ public final class ManagerCore: Sendable {
         if before?.status == .lost {
             logger.notice("lost delegate is back", metadata: ["delegate.id": "\(delegateId)"])
         }
+        try await releaseOrphans(delegateId: delegateId, reported: Set(hb.runningTaskIds))
         var abort: [String] = []
         for taskId in hb.runningTaskIds {
             guard let t = try await store.task(id: taskId) else {
@@ -180,6 +186,22 @@ public final class ManagerCore: Sendable {
             try await seedNotices(delegateId: delegateId, limit: max(1, hb.capacity - hb.running) * 2)
         }
         return HeartbeatAck(seq: hb.seq, abortTaskIds: abort)
+    }
+
+    /// A task the manager handed to this delegate that the delegate does not report running two
+    /// heartbeats later was lost in between (e.g. the acquire response never arrived): release it
+    /// like the task of a lost delegate, so it cannot stay `running` forever.
+    func releaseOrphans(delegateId: String, reported: Set<String>) async throws {
+        let cutoff = now().addingTimeInterval(-2 * settings.heartbeatInterval.seconds)
+        let orphans = try await store.runningTasks(delegateId: delegateId).filter {
+            !reported.contains($0.id) && $0.updatedAt < cutoff
+        }
+        guard !orphans.isEmpty else { return }
+        let requeued = try await store.releaseTasks(ofDelegate: delegateId, only: Set(orphans.map(\.id)), now: now())
+        logger.warning(
+            "delegate no longer reports tasks it acquired; released them",
+            metadata: ["delegate.id": "\(delegateId)", "tasks": "\(orphans.map(\.id).joined(separator: ","))", "requeued": "\(requeued.count)"])
+        for id in requeued { if let t = try await store.task(id: id) { try await notifyEligible(t) } }
     }
 
     /// Pushes notices for queued tasks this delegate may run (on connect, and when it has room).
@@ -273,6 +295,10 @@ public final class ManagerCore: Sendable {
             return ResultResponse(duplicate: false)
         case .duplicate:
             return ResultResponse(duplicate: true)
+        case .conflicting:
+            throw APIError(
+                .conflict, "result_conflict",
+                "Task \(taskId) attempt \(result.attempt) already has a different result; results are write-once.")
         case .notFound:
             throw APIError(.notFound, "task_not_found", "No task \(taskId).")
         case .notCurrent(let status, let attempt):
@@ -379,7 +405,7 @@ public final class ManagerCore: Sendable {
     public func reap() async throws -> [String] {
         let cutoff = now().addingTimeInterval(-settings.heartbeatInterval.seconds * Double(settings.lostAfterMissed))
         var lost: [String] = []
-        for d in try await store.delegates(status: .active) where d.lastSeenAt < cutoff {
+        for d in try await store.delegates(status: .active) where max(d.lastSeenAt, startedAt) < cutoff {
             try await store.setDelegateStatus(id: d.id, status: .lost)
             let requeued = try await store.releaseTasks(ofDelegate: d.id, now: now())
             await hub.drop(d.id)

@@ -44,7 +44,7 @@ enum ManagerServer {
                     webSocketRouter: wsRouter,
                     configuration: .init(
                         http1: .init(idleTimeout: .seconds(120)),
-                        ws: .init(maxFrameSize: WireProtocol.maxFrameBytes, autoPing: .disabled, closeTimeout: .seconds(5)))),
+                        ws: .init(maxFrameSize: WireProtocol.maxFrameBytes, autoPing: .disabled, closeTimeout: .seconds(1)))),
                 tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "legate-manager"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
@@ -218,7 +218,15 @@ enum ManagerServer {
         }
         router.get("\(p)/tasks") { request, _ in
             await admin(request) {
-                let status = request.uri.queryParameters.get("status").flatMap { TaskStatus(rawValue: String($0)) }
+                var status: TaskStatus?
+                if let raw = request.uri.queryParameters.get("status") {
+                    guard let s = TaskStatus(rawValue: String(raw)) else {
+                        throw APIError(
+                            .badRequest, "invalid_field",
+                            "Unknown status '\(raw)'; use one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
+                    }
+                    status = s
+                }
                 return json(try await core.tasks(status: status))
             }
         }

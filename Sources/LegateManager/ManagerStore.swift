@@ -38,6 +38,27 @@ public actor ManagerStore {
         self.path = path
     }
 
+    // MARK: Serialisation
+    //
+    // Actor methods interleave at every `await`, and every query awaits the SQLite thread. This
+    // lock makes each public operation (acquire's check-and-update, a log batch transaction)
+    // run alone, so the connection never sees two operations' statements mixed.
+
+    private var busy = false
+    private var queue: [CheckedContinuation<Void, Never>] = []
+
+    private func serialized<T>(_ body: () async throws -> T) async throws -> T {
+        if busy {
+            await withCheckedContinuation { queue.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if queue.isEmpty { busy = false } else { queue.removeFirst().resume() }
+        }
+        return try await body()
+    }
+
     public func close() async {
         try? await db.close()
     }
@@ -124,25 +145,35 @@ public actor ManagerStore {
     }
 
     public func insertToken(id: String, kind: String, name: String, hash: String, now: Date) async throws {
-        try await exec(
-            "INSERT INTO tokens (id, kind, name, hash, created_at) VALUES (?, ?, ?, ?, ?)",
-            [.text(id), .text(kind), .text(name), .text(hash), Self.ms(now)])
+        try await serialized {
+            try await exec(
+                "INSERT INTO tokens (id, kind, name, hash, created_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(id), .text(kind), .text(name), .text(hash), Self.ms(now)])
+        }
     }
 
     public func token(id: String) async throws -> TokenRecord? {
+        try await serialized { try await self.fetchToken(id: id) }
+    }
+
+    private func fetchToken(id: String) async throws -> TokenRecord? {
         try await query("SELECT * FROM tokens WHERE id = ?", [.text(id)]).first.map(Self.tokenRecord)
     }
 
     public func tokens(kind: String) async throws -> [TokenRecord] {
-        try await query("SELECT * FROM tokens WHERE kind = ? ORDER BY created_at", [.text(kind)]).map(Self.tokenRecord)
+        try await serialized {
+            try await query("SELECT * FROM tokens WHERE kind = ? ORDER BY created_at", [.text(kind)]).map(Self.tokenRecord)
+        }
     }
 
-    /// Returns false when no such token exists. Revoking twice keeps the first time.
-    public func revokeToken(id: String, now: Date) async throws -> Bool {
-        guard try await token(id: id) != nil else { return false }
-        try await exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [Self.ms(now), .text(id)])
-        revokedTokens.insert(id)
-        return true
+    /// Returns false when no such token of `kind` exists. Revoking twice keeps the first time.
+    public func revokeToken(id: String, kind: String, now: Date) async throws -> Bool {
+        try await serialized {
+            guard try await fetchToken(id: id)?.kind == kind else { return false }
+            try await exec("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", [Self.ms(now), .text(id)])
+            revokedTokens.insert(id)
+            return true
+        }
     }
 
     public func isRevoked(tokenId: String) -> Bool { revokedTokens.contains(tokenId) }
@@ -181,45 +212,55 @@ public actor ManagerStore {
     }
 
     public func upsertDelegate(_ d: DelegateRecord) async throws {
-        try await exec(
-            """
-            INSERT INTO delegates (id, token_id, instance_id, name, hostname, version, tags, capacity, task_types,
-              status, mode, running, registered_at, last_seen_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET token_id = excluded.token_id, instance_id = excluded.instance_id,
-              name = excluded.name, hostname = excluded.hostname, version = excluded.version, tags = excluded.tags,
-              capacity = excluded.capacity, task_types = excluded.task_types, status = excluded.status,
-              mode = excluded.mode, running = excluded.running, last_seen_at = excluded.last_seen_at
-            """,
-            [
-                .text(d.id), .text(d.tokenId), .text(d.instanceId), .text(d.name), .text(d.hostname),
-                .text(d.version), Self.json(d.tags), .integer(d.capacity), Self.json(d.taskTypes),
-                .text(d.status.rawValue), d.mode.map { .text($0.rawValue) } ?? .null, .integer(d.running),
-                Self.ms(d.registeredAt), Self.ms(d.lastSeenAt),
-            ])
+        try await serialized {
+            try await exec(
+                """
+                INSERT INTO delegates (id, token_id, instance_id, name, hostname, version, tags, capacity, task_types,
+                  status, mode, running, registered_at, last_seen_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET token_id = excluded.token_id, instance_id = excluded.instance_id,
+                  name = excluded.name, hostname = excluded.hostname, version = excluded.version, tags = excluded.tags,
+                  capacity = excluded.capacity, task_types = excluded.task_types, status = excluded.status,
+                  mode = excluded.mode, running = excluded.running, last_seen_at = excluded.last_seen_at
+                """,
+                [
+                    .text(d.id), .text(d.tokenId), .text(d.instanceId), .text(d.name), .text(d.hostname),
+                    .text(d.version), Self.json(d.tags), .integer(d.capacity), Self.json(d.taskTypes),
+                    .text(d.status.rawValue), d.mode.map { .text($0.rawValue) } ?? .null, .integer(d.running),
+                    Self.ms(d.registeredAt), Self.ms(d.lastSeenAt),
+                ])
+        }
     }
 
     public func delegate(id: String) async throws -> DelegateRecord? {
-        try await query("SELECT * FROM delegates WHERE id = ?", [.text(id)]).first.map(Self.delegateRecord)
+        try await serialized {
+            try await query("SELECT * FROM delegates WHERE id = ?", [.text(id)]).first.map(Self.delegateRecord)
+        }
     }
 
     public func delegates(status: DelegateStatus? = nil) async throws -> [DelegateRecord] {
-        if let status {
-            return try await query(
-                "SELECT * FROM delegates WHERE status = ? ORDER BY registered_at", [.text(status.rawValue)]
-            ).map(Self.delegateRecord)
+        try await serialized {
+            if let status {
+                return try await query(
+                    "SELECT * FROM delegates WHERE status = ? ORDER BY registered_at", [.text(status.rawValue)]
+                ).map(Self.delegateRecord)
+            }
+            return try await query("SELECT * FROM delegates ORDER BY registered_at").map(Self.delegateRecord)
         }
-        return try await query("SELECT * FROM delegates ORDER BY registered_at").map(Self.delegateRecord)
     }
 
     public func touchDelegate(id: String, now: Date, running: Int?, mode: ConnectionMode?) async throws {
-        try await exec(
-            "UPDATE delegates SET last_seen_at = ?, running = COALESCE(?, running), mode = COALESCE(?, mode), status = 'active' WHERE id = ?",
-            [Self.ms(now), running.map { .integer($0) } ?? .null, mode.map { .text($0.rawValue) } ?? .null, .text(id)])
+        try await serialized {
+            try await exec(
+                "UPDATE delegates SET last_seen_at = ?, running = COALESCE(?, running), mode = COALESCE(?, mode), status = 'active' WHERE id = ?",
+                [Self.ms(now), running.map { .integer($0) } ?? .null, mode.map { .text($0.rawValue) } ?? .null, .text(id)])
+        }
     }
 
     public func setDelegateStatus(id: String, status: DelegateStatus) async throws {
-        try await exec("UPDATE delegates SET status = ? WHERE id = ?", [.text(status.rawValue), .text(id)])
+        try await serialized {
+            try await exec("UPDATE delegates SET status = ? WHERE id = ?", [.text(status.rawValue), .text(id)])
+        }
     }
 
     private static func delegateRecord(_ row: SQLiteRow) -> DelegateRecord {
@@ -256,34 +297,46 @@ public actor ManagerStore {
     }
 
     public func insertTask(_ t: TaskRecord) async throws {
-        try await exec(
-            """
-            INSERT INTO tasks (id, name, type, spec, selectors, status, attempt, max_attempts, timeout_s, delegate_id,
-              history, abort_requested, result, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '[]', 0, NULL, ?, ?)
-            """,
-            [
-                .text(t.id), t.name.map { .text($0) } ?? .null, .text(t.type), Self.json(t.shell), Self.json(t.selectors),
-                .text(t.status.rawValue), .integer(t.attempt), .integer(t.maxAttempts), .integer(t.timeoutSeconds),
-                Self.ms(t.createdAt), Self.ms(t.updatedAt),
-            ])
+        try await serialized {
+            try await exec(
+                """
+                INSERT INTO tasks (id, name, type, spec, selectors, status, attempt, max_attempts, timeout_s, delegate_id,
+                  history, abort_requested, result, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '[]', 0, NULL, ?, ?)
+                """,
+                [
+                    .text(t.id), t.name.map { .text($0) } ?? .null, .text(t.type), Self.json(t.shell), Self.json(t.selectors),
+                    .text(t.status.rawValue), .integer(t.attempt), .integer(t.maxAttempts), .integer(t.timeoutSeconds),
+                    Self.ms(t.createdAt), Self.ms(t.updatedAt),
+                ])
+        }
     }
 
     public func task(id: String) async throws -> TaskRecord? {
+        try await serialized { try await self.fetchTask(id: id) }
+    }
+
+    private func fetchTask(id: String) async throws -> TaskRecord? {
         try await query("SELECT * FROM tasks WHERE id = ?", [.text(id)]).first.map(Self.taskRecord)
     }
 
     public func tasks(status: TaskStatus? = nil, limit: Int = 1000) async throws -> [TaskRecord] {
-        if let status {
-            return try await query(
-                "SELECT * FROM tasks WHERE status = ? ORDER BY created_at, rowid LIMIT ?",
-                [.text(status.rawValue), .integer(limit)]
-            ).map(Self.taskRecord)
+        try await serialized {
+            if let status {
+                return try await query(
+                    "SELECT * FROM tasks WHERE status = ? ORDER BY created_at, rowid LIMIT ?",
+                    [.text(status.rawValue), .integer(limit)]
+                ).map(Self.taskRecord)
+            }
+            return try await query("SELECT * FROM tasks ORDER BY created_at, rowid LIMIT ?", [.integer(limit)]).map(Self.taskRecord)
         }
-        return try await query("SELECT * FROM tasks ORDER BY created_at, rowid LIMIT ?", [.integer(limit)]).map(Self.taskRecord)
     }
 
     public func runningTasks(delegateId: String) async throws -> [TaskRecord] {
+        try await serialized { try await self.fetchRunningTasks(delegateId: delegateId) }
+    }
+
+    private func fetchRunningTasks(delegateId: String) async throws -> [TaskRecord] {
         try await query(
             "SELECT * FROM tasks WHERE delegate_id = ? AND status = 'running'", [.text(delegateId)]
         ).map(Self.taskRecord)
@@ -292,77 +345,88 @@ public actor ManagerStore {
     /// Atomically hands a queued task to `delegateId`. Returns the updated record, or nil when the
     /// task was not queued (someone else won, or it was aborted).
     public func acquire(taskId: String, delegateId: String, now: Date) async throws -> TaskRecord? {
-        guard var t = try await task(id: taskId), t.status == .queued, !t.abortRequested else { return nil }
-        t.history.append(delegateId)
-        try await exec(
-            """
-            UPDATE tasks SET status = 'running', delegate_id = ?, attempt = attempt + 1, history = ?, updated_at = ?
-            WHERE id = ? AND status = 'queued'
-            """,
-            [.text(delegateId), Self.json(t.history), Self.ms(now), .text(taskId)])
-        guard try await changes() == 1 else { return nil }
-        return try await task(id: taskId)
+        try await serialized {
+            guard var t = try await fetchTask(id: taskId), t.status == .queued, !t.abortRequested else { return nil }
+            t.history.append(delegateId)
+            try await exec(
+                """
+                UPDATE tasks SET status = 'running', delegate_id = ?, attempt = attempt + 1, history = ?, updated_at = ?
+                WHERE id = ? AND status = 'queued'
+                """,
+                [.text(delegateId), Self.json(t.history), Self.ms(now), .text(taskId)])
+            guard try await changes() == 1 else { return nil }
+            return try await fetchTask(id: taskId)
+        }
     }
 
     /// Stores a final result unless the task has moved on to another attempt.
     public enum ResultOutcome: Sendable, Equatable {
         case stored
         case duplicate
+        /// A different result for an attempt whose result is already stored.
+        case conflicting
         case notCurrent(TaskStatus, attempt: Int)
         case notFound
     }
 
     public func storeResult(taskId: String, delegateId: String, result: TaskResult, now: Date) async throws -> ResultOutcome {
-        guard let t = try await task(id: taskId) else { return .notFound }
-        if let existing = t.result, existing.attempt == result.attempt, t.delegateId == delegateId {
-            return existing == result ? .duplicate : .duplicate
-        }
-        // A delegate declared lost may still deliver the result of a task that could not be retried.
-        let mayStore = t.attempt == result.attempt && t.delegateId == delegateId && (t.status == .running || t.status == .lost)
-        guard mayStore else { return .notCurrent(t.status, attempt: t.attempt) }
-        let status: TaskStatus =
-            switch result.outcome {
-            case .succeeded: .succeeded
-            case .failed: .failed
-            case .timedOut: .timedOut
-            case .aborted: .aborted
-            case .error: .error
+        try await serialized {
+            guard let t = try await fetchTask(id: taskId) else { return .notFound }
+            if let existing = t.result, existing.attempt == result.attempt, t.delegateId == delegateId {
+                return existing == result ? .duplicate : .conflicting
             }
-        try await exec(
-            "UPDATE tasks SET status = ?, result = ?, updated_at = ? WHERE id = ? AND attempt = ?",
-            [.text(status.rawValue), Self.json(result), Self.ms(now), .text(taskId), .integer(result.attempt)])
-        return .stored
+            // A delegate declared lost may still deliver the result of a task that could not be retried.
+            let mayStore = t.attempt == result.attempt && t.delegateId == delegateId && (t.status == .running || t.status == .lost)
+            guard mayStore else { return .notCurrent(t.status, attempt: t.attempt) }
+            let status: TaskStatus =
+                switch result.outcome {
+                case .succeeded: .succeeded
+                case .failed: .failed
+                case .timedOut: .timedOut
+                case .aborted: .aborted
+                case .error: .error
+                }
+            try await exec(
+                "UPDATE tasks SET status = ?, result = ?, updated_at = ? WHERE id = ? AND attempt = ?",
+                [.text(status.rawValue), Self.json(result), Self.ms(now), .text(taskId), .integer(result.attempt)])
+            return .stored
+        }
     }
 
     public func requestAbort(taskId: String, now: Date) async throws -> TaskRecord? {
-        guard let t = try await task(id: taskId) else { return nil }
-        if t.status == .queued {
-            try await exec(
-                "UPDATE tasks SET status = 'aborted', abort_requested = 1, updated_at = ? WHERE id = ?",
-                [Self.ms(now), .text(taskId)])
-        } else if t.status == .running {
-            try await exec("UPDATE tasks SET abort_requested = 1, updated_at = ? WHERE id = ?", [Self.ms(now), .text(taskId)])
+        try await serialized {
+            guard let t = try await fetchTask(id: taskId) else { return nil }
+            if t.status == .queued {
+                try await exec(
+                    "UPDATE tasks SET status = 'aborted', abort_requested = 1, updated_at = ? WHERE id = ?",
+                    [Self.ms(now), .text(taskId)])
+            } else if t.status == .running {
+                try await exec("UPDATE tasks SET abort_requested = 1, updated_at = ? WHERE id = ?", [Self.ms(now), .text(taskId)])
+            }
+            return try await fetchTask(id: taskId)
         }
-        return try await task(id: taskId)
     }
 
     /// The delegate is gone: its running tasks are re-queued when attempts remain, else marked lost.
     /// Returns the ids re-queued.
-    public func releaseTasks(ofDelegate delegateId: String, now: Date) async throws -> [String] {
-        var requeued: [String] = []
-        for t in try await runningTasks(delegateId: delegateId) {
-            if t.attempt < t.maxAttempts && !t.abortRequested {
-                try await exec(
-                    "UPDATE tasks SET status = 'queued', delegate_id = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
-                    [Self.ms(now), .text(t.id)])
-                requeued.append(t.id)
-            } else {
-                try await exec(
-                    "UPDATE tasks SET status = 'lost', updated_at = ? WHERE id = ? AND status = 'running'",
-                    [Self.ms(now), .text(t.id)])
+    /// With `only`, just those of its tasks (orphans the delegate no longer reports).
+    public func releaseTasks(ofDelegate delegateId: String, only: Set<String>? = nil, now: Date) async throws -> [String] {
+        try await serialized {
+            var requeued: [String] = []
+            for t in try await fetchRunningTasks(delegateId: delegateId) where only?.contains(t.id) ?? true {
+                if t.attempt < t.maxAttempts && !t.abortRequested {
+                    try await exec(
+                        "UPDATE tasks SET status = 'queued', delegate_id = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
+                        [Self.ms(now), .text(t.id)])
+                    requeued.append(t.id)
+                } else {
+                    try await exec(
+                        "UPDATE tasks SET status = 'lost', updated_at = ? WHERE id = ? AND status = 'running'",
+                        [Self.ms(now), .text(t.id)])
+                }
             }
+            return requeued
         }
-        return requeued
     }
 
     private static func taskRecord(_ row: SQLiteRow) -> TaskRecord {
@@ -383,32 +447,36 @@ public actor ManagerStore {
 
     /// Inserts entries, ignoring sequence numbers already stored. Returns how many were new.
     public func appendLogs(taskId: String, batch: LogBatch) async throws -> Int {
-        var stored = 0
-        try await exec("BEGIN IMMEDIATE")
-        do {
-            for e in batch.entries {
-                try await exec(
-                    "INSERT OR IGNORE INTO task_logs (task_id, attempt, seq, stream, data, at) VALUES (?, ?, ?, ?, ?, ?)",
-                    [.text(taskId), .integer(batch.attempt), .integer(e.seq), .text(e.stream.rawValue), .text(e.data), Self.ms(e.at)])
-                stored += try await changes()
+        try await serialized {
+            var stored = 0
+            try await exec("BEGIN IMMEDIATE")
+            do {
+                for e in batch.entries {
+                    try await exec(
+                        "INSERT OR IGNORE INTO task_logs (task_id, attempt, seq, stream, data, at) VALUES (?, ?, ?, ?, ?, ?)",
+                        [.text(taskId), .integer(batch.attempt), .integer(e.seq), .text(e.stream.rawValue), .text(e.data), Self.ms(e.at)])
+                    stored += try await changes()
+                }
+                try await exec("COMMIT")
+            } catch {
+                try? await exec("ROLLBACK")
+                throw error
             }
-            try await exec("COMMIT")
-        } catch {
-            try? await exec("ROLLBACK")
-            throw error
+            return stored
         }
-        return stored
     }
 
     public func logs(taskId: String, afterAttempt: Int = 0, afterSeq: Int = 0) async throws -> [TaskLogView] {
-        try await query(
-            "SELECT * FROM task_logs WHERE task_id = ? AND (attempt > ? OR (attempt = ? AND seq > ?)) ORDER BY attempt, seq",
-            [.text(taskId), .integer(afterAttempt), .integer(afterAttempt), .integer(afterSeq)]
-        ).map { row in
-            TaskLogView(
-                attempt: Int(row.column("attempt")?.integer ?? 0), seq: Int(row.column("seq")?.integer ?? 0),
-                stream: LogStream(rawValue: row.column("stream")?.string ?? "") ?? .stdout,
-                data: row.column("data")?.string ?? "", at: Self.date(row.column("at")))
+        try await serialized {
+            try await query(
+                "SELECT * FROM task_logs WHERE task_id = ? AND (attempt > ? OR (attempt = ? AND seq > ?)) ORDER BY attempt, seq",
+                [.text(taskId), .integer(afterAttempt), .integer(afterAttempt), .integer(afterSeq)]
+            ).map { row in
+                TaskLogView(
+                    attempt: Int(row.column("attempt")?.integer ?? 0), seq: Int(row.column("seq")?.integer ?? 0),
+                    stream: LogStream(rawValue: row.column("stream")?.string ?? "") ?? .stdout,
+                    data: row.column("data")?.string ?? "", at: Self.date(row.column("at")))
+            }
         }
     }
 }

@@ -73,6 +73,19 @@ public enum ConnectionMode: String, Codable, Sendable, Equatable {
 
 /// Sent every heartbeat interval over the stream, or to `POST /api/v1/delegates/{id}/heartbeat`.
 public struct Heartbeat: Codable, Sendable, Equatable {
+    enum CodingKeys: String, CodingKey { case seq, running, capacity, runningTaskIds, mode, draining }
+
+    /// The same defaults as on the stream: only `seq`, `running` and `capacity` are required.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        seq = try c.decode(UInt64.self, forKey: .seq)
+        running = try c.decode(Int.self, forKey: .running)
+        capacity = try c.decode(Int.self, forKey: .capacity)
+        runningTaskIds = try c.decodeIfPresent([String].self, forKey: .runningTaskIds) ?? []
+        mode = try c.decodeIfPresent(ConnectionMode.self, forKey: .mode) ?? .polling
+        draining = try c.decodeIfPresent(Bool.self, forKey: .draining) ?? false
+    }
+
     public var seq: UInt64
     public var running: Int
     public var capacity: Int

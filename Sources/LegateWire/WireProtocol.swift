@@ -17,7 +17,7 @@ public enum WireProtocol {
     public static let apiPrefix = "/api/v1"
 }
 
-/// The shared JSON coders: ISO-8601 dates, sorted keys (stable output for logs and tests).
+/// The shared JSON coders: dates as milliseconds since the epoch, sorted keys (stable output for logs and tests).
 public enum WireCoding {
     public static func encoder() -> JSONEncoder {
         let e = JSONEncoder()

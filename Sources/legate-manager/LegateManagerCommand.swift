@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
     var heartbeatInterval: Double = 10
     @Option(help: "Missed heartbeats before a delegate is declared lost.")
     var lostAfter: Int = 3
-    @Option(help: "Longest long-poll wait in seconds.")
+    @Option(help: "Long-poll wait announced to agents, in seconds (max 30).")
     var pollWait: Double = 10
     @Option(help: "Session token lifetime in seconds.")
     var sessionTtl: Int = 1800
@@ -60,6 +60,7 @@ struct Serve: AsyncParsableCommand {
         }
         guard heartbeatInterval >= 0.1, heartbeatInterval <= 600 else { fail(ConfigurationError("--heartbeat-interval must be between 0.1 and 600 seconds.")) }
         guard (1...100).contains(lostAfter) else { fail(ConfigurationError("--lost-after must be between 1 and 100.")) }
+        guard pollWait >= 0.1, pollWait <= 30 else { fail(ConfigurationError("--poll-wait must be between 0.1 and 30 seconds.")) }
         guard sessionTtl >= 10 else { fail(ConfigurationError("--session-ttl must be at least 10 seconds.")) }
         var config = ManagerConfiguration(stateDirectory: stateDir)
         config.host = host
@@ -84,7 +85,7 @@ struct Serve: AsyncParsableCommand {
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             let bound = await runtime.port()
-            var meta: Logger.Metadata = ["url": "https://\(host):\(bound)", "admin_key_file": "\(runtime.adminKeyPath)"]
+            var meta: Logger.Metadata = ["url": "https://\(host == "127.0.0.1" ? "localhost" : host):\(bound)", "admin_key_file": "\(runtime.adminKeyPath)"]
             if let ca = runtime.caCertificatePath { meta["ca_file"] = "\(ca)" }
             logger.notice("manager listening; agents must trust ca_file", metadata: meta)
             if let portFile { try FileIO.write("\(bound)\n", to: portFile, mode: 0o644) }
@@ -102,7 +103,7 @@ func fail(_ error: any LegateError) -> Never {
 
 /// How admin commands reach the manager.
 struct AdminOptions: ParsableArguments {
-    @Option(help: "Manager URL (default: $LEGATE_MANAGER_URL or https://127.0.0.1:8443).")
+    @Option(help: "Manager URL (default: $LEGATE_MANAGER_URL or https://localhost:8443).")
     var url: String?
     @Option(help: "State directory of a local manager, to find admin.key and tls/ca.pem.")
     var stateDir: String = ProcessInfo.processInfo.environment["LEGATE_MANAGER_STATE_DIR"] ?? "/var/lib/legate-manager"
@@ -115,7 +116,7 @@ struct AdminOptions: ParsableArguments {
 
     func client() throws -> AdminClient {
         let env = ProcessInfo.processInfo.environment
-        let base = url ?? env["LEGATE_MANAGER_URL"] ?? "https://127.0.0.1:8443"
+        let base = url ?? env["LEGATE_MANAGER_URL"] ?? "https://localhost:8443"
         let key: String
         if let k = env["LEGATE_ADMIN_KEY"], apiKeyFile == nil {
             key = k

@@ -86,8 +86,11 @@ struct Demo: AsyncParsableCommand {
             say("result    \(view.status.rawValue), exit code \(code), on \(view.delegateId ?? "-"), \(ms(clock.now - started)) end to end")
 
             await agentGroup.triggerGracefulShutdown()
+            try await tasks.next()
+            logger.info("agent stopped")
             await managerGroup.triggerGracefulShutdown()
             try await tasks.waitForAll()
+            logger.info("manager stopped")
             if view.status != .succeeded { throw ExitCode(1) }
         }
     }

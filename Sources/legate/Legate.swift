@@ -68,7 +68,7 @@ struct Run: AsyncParsableCommand {
                 cfg.token = nil
             }
             if let name { cfg.name = name }
-            if let tags { cfg.tags = tags.split(separator: ",").map { String($0) } }
+            if let tags { cfg.tags = AgentConfiguration.splitList(tags) }
             if let capacity { cfg.capacity = capacity }
             if let stateDir { cfg.stateDirectory = stateDir }
             if let caFile { cfg.caFile = caFile }

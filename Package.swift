@@ -102,6 +102,7 @@ let package = Package(
             dependencies: [
                 "LegateAgent", "LegateManager", "LegateWire", "LegateCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

@@ -12,6 +12,7 @@ public struct AgentStatus: Sendable, Equatable {
     public var fallbacksToPolling = 0
     public var returnsToSocket = 0
     public var tasksCompleted = 0
+    public var sessionRefreshes = 0
 
     public init() {}
 }

@@ -242,6 +242,7 @@ final class AgentLoop: Sendable {
         case .sessionRefreshed(let s):
             await sessions.update(token: s.sessionToken)
             state.machine?.sessionIssued(now: now, validFor: .seconds(max(1, s.sessionExpiresAt.timeIntervalSinceNow)))
+            monitor.update { $0.sessionRefreshes += 1 }
             logger.debug("session refreshed")
 
         case .sessionRefreshFailed(let error):

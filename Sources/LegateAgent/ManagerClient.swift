@@ -74,6 +74,8 @@ public final class ManagerClient: Sendable {
                     authorization: p.username.map { .basic(username: $0, password: p.password?.unsafeValue ?? "") })
             })
         c.httpVersion = .http1Only
+        // Our own loops retry with backoff and see each failure (a TLS error must surface at once).
+        c.connectionPool.retryConnectionEstablishment = false
         c.connectionPool = .init(idleTimeout: .seconds(60))
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
         self.requestTimeout = requestTimeout

@@ -16,6 +16,8 @@ enum ManagerServer {
         onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
+        // Method and path only: tokens travel in headers, which are not logged.
+        router.middlewares.add(LogRequestsMiddleware(.debug))
         addDelegateRoutes(router, core: core)
         addAdminRoutes(router, core: core)
 
@@ -73,7 +75,7 @@ enum ManagerServer {
             return errorResponse(e)
         } catch let e as WireError {
             return errorResponse(APIError.from(e))
-        } catch let e as HTTPError where e.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             return errorResponse(
                 APIError(.contentTooLarge, "payload_too_large", "Request body is over the limit of \(WireProtocol.maxMessageBytes) bytes."))
         } catch {

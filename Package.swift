@@ -36,6 +36,28 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "LegateCrypto",
+            dependencies: [
+                "LegateCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LegateMasking",
+            dependencies: ["LegateCore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "KeyProviders",
+            dependencies: [
+                "LegateCore", "LegateCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "LegateWire",
             dependencies: ["LegateCore"],
             swiftSettings: strict
@@ -45,6 +67,10 @@ let package = Package(
             dependencies: [
                 "LegateCore",
                 "LegateWire",
+                "LegateCrypto",
+                "LegateMasking",
+                "KeyProviders",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -76,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "legate",
             dependencies: [
-                "LegateCore", "LegateWire", "LegateAgent", "LegateManager",
+                "LegateCore", "LegateWire", "LegateAgent", "LegateManager", "KeyProviders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,6 +122,9 @@ let package = Package(
         ),
         .testTarget(name: "LegateCoreTests", dependencies: ["LegateCore"], swiftSettings: strict),
         .testTarget(name: "LegateWireTests", dependencies: ["LegateWire"], swiftSettings: strict),
+        .testTarget(name: "LegateCryptoTests", dependencies: ["LegateCrypto"], swiftSettings: strict),
+        .testTarget(name: "LegateMaskingTests", dependencies: ["LegateMasking"], swiftSettings: strict),
+        .testTarget(name: "KeyProvidersTests", dependencies: ["KeyProviders"], swiftSettings: strict),
         .testTarget(name: "LegateAgentTests", dependencies: ["LegateAgent"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

@@ -1,4 +1,5 @@
 import Foundation
+import KeyProviders
 import LegateCore
 import LegateWire
 import Logging
@@ -27,19 +28,34 @@ public struct AgentService: Service {
     public let configuration: AgentConfiguration.Validated
     public let monitor: AgentMonitor
     let logger: Logger
+    let providers: ProviderRegistry
 
-    public init(configuration: AgentConfiguration.Validated, monitor: AgentMonitor = AgentMonitor(), logger: Logger) {
+    /// `providers` maps connector types to drivers; the default has the built-in connector.
+    public init(
+        configuration: AgentConfiguration.Validated, monitor: AgentMonitor = AgentMonitor(), logger: Logger,
+        providers: ProviderRegistry = AgentService.builtinProviders
+    ) {
         self.configuration = configuration
         self.monitor = monitor
         self.logger = logger
+        self.providers = providers
     }
 
-    public static let supportedTaskTypes = ["shell"]
+    public static var builtinProviders: ProviderRegistry {
+        var r = ProviderRegistry()
+        BuiltinKeyManager.register(in: &r)
+        return r
+    }
+
+    public static let supportedTaskTypes = ["shell", "secret.encrypt", "secret.rewrap", "secret.migrate", "connector.validate"]
 
     public func run() async throws {
         let tls = try AgentTLS.make(configuration.raw)
         let client = ManagerClient(config: configuration, tls: tls, logger: logger)
-        let loop = AgentLoop(configuration: configuration, client: client, tls: tls, monitor: monitor, logger: logger)
+        try FileIO.makeDirectory(configuration.raw.stateDirectory, mode: 0o700)
+        let worker = SecretWorker(
+            registry: providers, context: ProviderContext(stateDirectory: configuration.raw.stateDirectory, logger: logger))
+        let loop = AgentLoop(configuration: configuration, client: client, tls: tls, monitor: monitor, logger: logger, worker: worker)
         do {
             try await loop.run()
         } catch {
@@ -77,13 +93,22 @@ final class AgentLoop: Sendable {
     let sessions = SessionProvider()
     let instanceId = Identifiers.make(prefix: "i_")
     let pollGeneration = Atomic<Int>(0)
+    let worker: SecretWorker
+    /// Secrets of running tasks, masked out of the agent's own log lines.
+    let activeSecrets = ActiveSecrets()
 
-    init(configuration: AgentConfiguration.Validated, client: ManagerClient, tls: TLSConfiguration, monitor: AgentMonitor, logger: Logger) {
+    init(
+        configuration: AgentConfiguration.Validated, client: ManagerClient, tls: TLSConfiguration, monitor: AgentMonitor,
+        logger: Logger, worker: SecretWorker
+    ) {
         self.configuration = configuration
         self.client = client
         self.tls = tls
         self.monitor = monitor
         self.logger = logger
+        self.worker = worker
+        let secrets = activeSecrets
+        LogRedaction.install { secrets.mask($0) }
     }
 
     var capacity: Int { configuration.raw.capacity }
@@ -480,23 +505,64 @@ final class AgentLoop: Sendable {
         let shipper = LogShipper(taskId: id, attempt: package.attempt, session: sessions, client: client, logger: log)
         let result: TaskResult = await withTaskGroup(of: Void.self) { group in
             group.addTask { await shipper.runFlusher() }
-            let r: TaskResult
-            if package.type == "shell" {
-                r = await ShellTaskRunner(logger: log).run(package, control: control, shipper: shipper)
-            } else {
-                let now = Date()
-                r = TaskResult(
-                    attempt: package.attempt, outcome: .error, exitCode: nil,
-                    message: "This delegate does not support task type '\(package.type)'.", startedAt: now, finishedAt: now, logEntries: 0)
-            }
+            let r = await self.execute(package, control: control, shipper: shipper, logger: log)
             await shipper.finish()
             return r
         }
+        activeSecrets.remove(task: id)
         var final = result
         final.logEntries = await shipper.entriesWritten
         let delivered = await deliver(final, taskId: id, logger: log)
         log.info("task finished", metadata: ["task.outcome": "\(final.outcome.rawValue)", "result.delivered": "\(delivered)"])
         sink.yield(.taskFinished(taskId: id, delivered: delivered))
+    }
+
+    /// Runs one task by type. Secret values are opened just in time and masked everywhere.
+    private func execute(_ package: TaskPackage, control: TaskControl, shipper: LogShipper, logger log: Logger) async -> TaskResult {
+        let started = Date()
+        func failure(_ message: String) -> TaskResult {
+            TaskResult(
+                attempt: package.attempt, outcome: .error, exitCode: nil, message: message, startedAt: started,
+                finishedAt: Date(), logEntries: 0)
+        }
+        switch package.type {
+        case "shell":
+            guard let spec = package.shell else { return failure("Shell task without a shell spec.") }
+            let prepared: SecretInjector.Prepared
+            do {
+                prepared = try await SecretInjector.prepare(package, spec: spec, worker: worker)
+            } catch let e as any LegateError {
+                return failure(e.message)
+            } catch {
+                return failure("Cannot prepare the task's secrets: \(error)")
+            }
+            activeSecrets.add(task: package.taskId, values: prepared.values)
+            await shipper.setMasker(prepared.masker)
+            var p = package
+            p.shell = prepared.spec
+            var r = await ShellTaskRunner(logger: log).run(p, control: control, shipper: shipper)
+            SecretInjector.cleanUp(prepared)
+            r.message = r.message.map { prepared.masker.mask($0) }
+            return r
+        case "secret.encrypt", "secret.rewrap", "secret.migrate", "connector.validate":
+            guard let op = package.secretOperation else { return failure("\(package.type) task without an operation.") }
+            if let b64 = op.plaintext, let raw = Data(base64Encoded: b64) {
+                activeSecrets.add(task: package.taskId, values: [Array(raw)])
+            }
+            do {
+                let output = try await worker.perform(op)
+                return TaskResult(
+                    attempt: package.attempt, outcome: .succeeded, exitCode: nil, message: nil, startedAt: started,
+                    finishedAt: Date(), logEntries: 0, output: output)
+            } catch let e as any LegateError {
+                log.warning("secret task failed", metadata: ["error": "\(e.message)", "code": "\(e.code)"])
+                return failure(e.message)
+            } catch {
+                return failure("\(package.type) failed: \(error)")
+            }
+        default:
+            return failure("This delegate does not support task type '\(package.type)'.")
+        }
     }
 
     private func deliver(_ result: TaskResult, taskId: String, logger log: Logger) async -> Bool {

@@ -1,10 +1,12 @@
 import Foundation
 import LegateCore
+import LegateMasking
 import LegateWire
 import Logging
 
 /// Collects a task's output into numbered log entries and ships them to the manager in batches,
 /// retrying each batch until the manager confirms it. Sequence numbers make retries idempotent.
+/// Every byte passes the task's masker first (per stream, safe across chunk boundaries).
 actor LogShipper {
     /// Flush when this much output is buffered, or every ``flushInterval``.
     static let batchBytes = 64 << 10
@@ -27,6 +29,8 @@ actor LogShipper {
     private var carry: [LogStream: [UInt8]] = [:]
     private var finished = false
     private var gaveUp = false
+    private var maskers: [LogStream: MaskingStream] = [:]
+    private var masker = SecretMasker.empty
 
     init(taskId: String, attempt: Int, session: SessionProvider, client: ManagerClient, logger: Logger) {
         self.taskId = taskId
@@ -38,7 +42,23 @@ actor LogShipper {
 
     var entriesWritten: Int { nextSeq - 1 }
 
-    func append(_ stream: LogStream, _ bytes: [UInt8]) async {
+    /// Masks the task's secrets from here on (set before the process starts).
+    func setMasker(_ m: SecretMasker) {
+        masker = m
+        maskers = m.isEmpty ? [:] : [.stdout: m.makeStream(), .stderr: m.makeStream()]
+    }
+
+    func append(_ stream: LogStream, _ raw: [UInt8]) async {
+        guard !truncated else { return }
+        var bytes = raw
+        if var m = maskers[stream] {
+            bytes = m.process(raw)
+            maskers[stream] = m
+        }
+        await appendMasked(stream, bytes)
+    }
+
+    private func appendMasked(_ stream: LogStream, _ bytes: [UInt8]) async {
         guard !truncated else { return }
         var data = (carry[stream] ?? []) + bytes
         carry[stream] = nil
@@ -115,6 +135,13 @@ actor LogShipper {
     }
 
     func finish() async {
+        for stream in [LogStream.stdout, .stderr] {
+            if var m = maskers[stream] {
+                let tail = m.finish()
+                maskers[stream] = nil
+                if !tail.isEmpty { await appendMasked(stream, tail) }
+            }
+        }
         for (stream, rest) in carry where !rest.isEmpty {
             addEntry(stream, String(decoding: rest, as: UTF8.self))
         }

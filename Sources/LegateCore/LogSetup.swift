@@ -55,7 +55,7 @@ public struct LineLogHandler: LogHandler {
                 line += s.contains(" ") ? " \(k)=\"\(s)\"" : " \(k)=\(s)"
             }
         }
-        line += "\n"
+        line = LogRedaction.apply(line) + "\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 }

@@ -24,10 +24,12 @@ public final class ManagerCore: Sendable {
     let credentials: Credentials
     public let settings: ManagerSettings
     let logger: Logger
-    private let now: @Sendable () -> Date
+    let now: @Sendable () -> Date
     /// Delegates cannot have heartbeated while the manager was down: silence is counted from
     /// whichever is later, their last heartbeat or this start.
     private let startedAt: Date
+    /// Plaintext of `secret.encrypt` tasks, in memory only, until the task ends.
+    let pendingPlaintext = PlaintextVault()
 
     public init(
         store: ManagerStore, credentials: Credentials, settings: ManagerSettings, logger: Logger,
@@ -81,11 +83,14 @@ public final class ManagerCore: Sendable {
         }
     }
 
-    func authenticateAdmin(_ header: String?) async throws {
+    /// Returns the admin key id, recorded as the actor in the audit trail.
+    @discardableResult
+    func authenticateAdmin(_ header: String?) async throws -> String {
         guard let presented = bearer(header), let (id, secret) = Credentials.parse(presented, kind: .admin),
             let record = try await store.token(id: id), record.kind == Credentials.Kind.admin.rawValue,
             record.revokedAt == nil, Credentials.matches(secret: secret, storedHash: record.hash)
         else { throw APIError.badAdminKey }
+        return id
     }
 
     // MARK: Tokens
@@ -270,7 +275,8 @@ public final class ManagerCore: Sendable {
         }
         logger.debug("task acquired", metadata: ["task.id": "\(taskId)", "delegate.id": "\(delegateId)", "task.attempt": "\(won.attempt)"])
         return TaskPackage(
-            taskId: won.id, attempt: won.attempt, type: won.type, timeoutMs: won.timeoutSeconds * 1000, shell: won.shell)
+            taskId: won.id, attempt: won.attempt, type: won.type, timeoutMs: won.timeoutSeconds * 1000, shell: won.shell,
+            secrets: try await secretMaterial(for: won), secretOperation: try await operationPackage(for: won))
     }
 
     /// The delegate may write logs for an attempt it ran, even after losing the task to a retry.
@@ -287,6 +293,13 @@ public final class ManagerCore: Sendable {
     }
 
     func storeResult(taskId: String, delegateId: String, result: TaskResult) async throws -> ResultResponse {
+        // A secret task's envelope is stored before the task turns final, so whoever waits for
+        // the task sees the secret updated. Only the current attempt's delegate may do this.
+        if let t = try await store.task(id: taskId), t.operation != nil, t.status == .running, t.delegateId == delegateId,
+            t.attempt == result.attempt
+        {
+            try await applySecretResult(taskId: taskId, result: result)
+        }
         switch try await store.storeResult(taskId: taskId, delegateId: delegateId, result: result, now: now()) {
         case .stored:
             logger.info(
@@ -308,7 +321,7 @@ public final class ManagerCore: Sendable {
         }
     }
 
-    public func createTask(_ req: CreateTaskRequest) async throws -> TaskView {
+    public func createTask(_ req: CreateTaskRequest, actor: String = "admin") async throws -> TaskView {
         guard req.type == "shell" else {
             throw APIError(.badRequest, "unsupported_task_type", "Task type '\(req.type)' is not supported; supported: shell.")
         }
@@ -328,18 +341,22 @@ public final class ManagerCore: Sendable {
         guard (1...86400).contains(timeout) else {
             throw APIError(.badRequest, "invalid_field", "timeoutSeconds must be between 1 and 86400.")
         }
+        let (refs, connectorSelectors) = try await resolveSecretReferences(in: shell, taskScope: req.scope)
         let t = now()
         let record = ManagerStore.TaskRecord(
             id: Identifiers.make(prefix: "t_"), name: req.name, type: req.type, shell: shell,
-            selectors: Selectors.normalize(selectors), status: .queued, attempt: 0, maxAttempts: maxAttempts,
+            selectors: Selectors.normalize(selectors + connectorSelectors), status: .queued, attempt: 0, maxAttempts: maxAttempts,
             timeoutSeconds: timeout, delegateId: nil, history: [], abortRequested: false, result: nil, createdAt: t,
-            updatedAt: t)
+            updatedAt: t, scope: req.scope, operation: nil, secretRefs: refs.isEmpty ? nil : refs)
         try await store.insertTask(record)
+        for (reference, secretId) in refs.sorted(by: { $0.key < $1.key }) {
+            try await store.audit(actor: actor, action: "secret.use", target: secretId, detail: "task \(record.id) refers to \(reference)", now: t)
+        }
         try await notifyEligible(record)
         return try await view(record)
     }
 
-    private func notifyEligible(_ t: ManagerStore.TaskRecord) async throws {
+    func notifyEligible(_ t: ManagerStore.TaskRecord) async throws {
         for d in try await store.delegates(status: .active) where Self.eligible(d, for: t) {
             await hub.push(.taskNotice(taskId: t.id), to: d.id)
         }

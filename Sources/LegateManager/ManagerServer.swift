@@ -196,6 +196,13 @@ enum ManagerServer {
                 return try await body()
             }
         }
+        /// For operations recorded in the audit trail: the body gets the admin key id as the actor.
+        @Sendable func audited(_ request: Request, _ body: @escaping @Sendable (String) async throws -> Response) async -> Response {
+            await handle(log) {
+                let actor = try await core.authenticateAdmin(request.headers[.authorization])
+                return try await body(actor)
+            }
+        }
 
         router.post("\(p)/tokens") { request, _ in
             await admin(request) {
@@ -213,10 +220,52 @@ enum ManagerServer {
             }
         }
         router.post("\(p)/tasks") { request, _ in
-            await admin(request) {
+            await audited(request) { actor in
                 let body = try await decode(CreateTaskRequest.self, request, what: "task request")
-                return json(try await core.createTask(body), status: .created)
+                return json(try await core.createTask(body, actor: actor), status: .created)
             }
+        }
+        router.post("\(p)/connectors") { request, _ in
+            await audited(request) { actor in
+                let body = try await decode(CreateConnectorRequest.self, request, what: "connector request")
+                return json(try await core.createConnector(body, actor: actor), status: .created)
+            }
+        }
+        router.get("\(p)/connectors") { request, _ in
+            await admin(request) { json(try await core.connectorViews()) }
+        }
+        router.post("\(p)/connectors/:id/validate") { request, context in
+            await audited(request) { actor in json(try await core.validateConnector(try param(context, "id"), actor: actor)) }
+        }
+        router.post("\(p)/secrets") { request, _ in
+            await audited(request) { actor in
+                let body = try await decode(CreateSecretRequest.self, request, what: "secret request")
+                return json(try await core.createSecret(body, actor: actor), status: .created)
+            }
+        }
+        router.get("\(p)/secrets") { request, _ in
+            await admin(request) { json(try await core.secretViews()) }
+        }
+        router.delete("\(p)/secrets/:id") { request, context in
+            await audited(request) { actor in
+                try await core.deleteSecret(id: try param(context, "id"), actor: actor)
+                return Response(status: .noContent)
+            }
+        }
+        router.post("\(p)/secrets/rewrap") { request, _ in
+            await audited(request) { actor in
+                let body = try await decode(RewrapRequest.self, request, what: "rewrap request")
+                return json(try await core.rewrap(body, actor: actor))
+            }
+        }
+        router.post("\(p)/secrets/:id/migrate") { request, context in
+            await audited(request) { actor in
+                let body = try await decode(MigrateRequest.self, request, what: "migrate request")
+                return json(try await core.migrate(secretId: try param(context, "id"), body, actor: actor))
+            }
+        }
+        router.get("\(p)/audit") { request, _ in
+            await admin(request) { json(try await core.auditTrail()) }
         }
         router.get("\(p)/tasks") { request, _ in
             await admin(request) {

@@ -85,7 +85,24 @@ public actor ManagerStore {
               id TEXT PRIMARY KEY, name TEXT, type TEXT NOT NULL, spec TEXT NOT NULL, selectors TEXT NOT NULL,
               status TEXT NOT NULL, attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
               timeout_s INTEGER NOT NULL, delegate_id TEXT, history TEXT NOT NULL, abort_requested INTEGER NOT NULL,
-              result TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)
+              result TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+              scope TEXT, payload TEXT, secret_refs TEXT)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS connectors (
+              id TEXT PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, scope TEXT NOT NULL, config TEXT NOT NULL,
+              selectors TEXT NOT NULL, credentials TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE (scope, name))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS secrets (
+              id TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, connector_id TEXT NOT NULL,
+              envelope TEXT, key_version INTEGER, version INTEGER NOT NULL, usage_scopes TEXT NOT NULL, status TEXT NOT NULL,
+              created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (scope, name))
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS audit (
+              seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+              target TEXT NOT NULL, detail TEXT NOT NULL)
             """,
             "CREATE INDEX IF NOT EXISTS tasks_by_status ON tasks(status, created_at)",
             "CREATE INDEX IF NOT EXISTS tasks_by_delegate ON tasks(delegate_id, status)",
@@ -114,6 +131,15 @@ public actor ManagerStore {
 
     private func exec(_ sql: String, _ binds: [SQLiteData] = []) async throws {
         try await query(sql, binds)
+    }
+
+    /// One statement as its own serialised operation (for simple reads and writes in extensions).
+    func rows(_ sql: String, _ binds: [SQLiteData] = []) async throws -> [SQLiteRow] {
+        try await serialized { try await self.query(sql, binds) }
+    }
+
+    func run(_ sql: String, _ binds: [SQLiteData] = []) async throws {
+        _ = try await rows(sql, binds)
     }
 
     private func changes() async throws -> Int {
@@ -294,6 +320,12 @@ public actor ManagerStore {
         public var result: TaskResult?
         public var createdAt: Date
         public var updatedAt: Date
+        /// The task's scope, when it uses secrets.
+        public var scope: String? = nil
+        /// The secret operation of `secret.*` / `connector.validate` tasks (never with plaintext).
+        public var operation: SecretOperation? = nil
+        /// Secrets a shell task refers to: reference as written → secret id.
+        public var secretRefs: [String: String]? = nil
     }
 
     public func insertTask(_ t: TaskRecord) async throws {
@@ -301,13 +333,14 @@ public actor ManagerStore {
             try await exec(
                 """
                 INSERT INTO tasks (id, name, type, spec, selectors, status, attempt, max_attempts, timeout_s, delegate_id,
-                  history, abort_requested, result, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '[]', 0, NULL, ?, ?)
+                  history, abort_requested, result, created_at, updated_at, scope, payload, secret_refs)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '[]', 0, NULL, ?, ?, ?, ?, ?)
                 """,
                 [
                     .text(t.id), t.name.map { .text($0) } ?? .null, .text(t.type), Self.json(t.shell), Self.json(t.selectors),
                     .text(t.status.rawValue), .integer(t.attempt), .integer(t.maxAttempts), .integer(t.timeoutSeconds),
-                    Self.ms(t.createdAt), Self.ms(t.updatedAt),
+                    Self.ms(t.createdAt), Self.ms(t.updatedAt), t.scope.map { .text($0) } ?? .null,
+                    t.operation.map { Self.json($0) } ?? .null, t.secretRefs.map { Self.json($0) } ?? .null,
                 ])
         }
     }
@@ -440,7 +473,9 @@ public actor ManagerStore {
             history: decode([String].self, row.column("history")) ?? [],
             abortRequested: (row.column("abort_requested")?.integer ?? 0) != 0,
             result: decode(TaskResult.self, row.column("result")), createdAt: date(row.column("created_at")),
-            updatedAt: date(row.column("updated_at")))
+            updatedAt: date(row.column("updated_at")), scope: row.column("scope")?.string,
+            operation: decode(SecretOperation.self, row.column("payload")),
+            secretRefs: decode([String: String].self, row.column("secret_refs")))
     }
 
     // MARK: Logs

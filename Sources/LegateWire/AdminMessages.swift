@@ -38,11 +38,14 @@ public struct CreateTaskRequest: Codable, Sendable, Equatable {
     /// Total runs allowed; above 1 the task is re-queued when its delegate is lost.
     public var maxAttempts: Int?
     public var timeoutSeconds: Int?
+    /// The task's scope (`account/org/project`); needed when it refers to secrets.
+    public var scope: String?
 
     public init(
         type: String = "shell", name: String? = nil, shell: ShellSpec?, selectors: [String]? = nil,
-        maxAttempts: Int? = nil, timeoutSeconds: Int? = nil
+        maxAttempts: Int? = nil, timeoutSeconds: Int? = nil, scope: String? = nil
     ) {
+        self.scope = scope
         self.type = type
         self.name = name
         self.shell = shell

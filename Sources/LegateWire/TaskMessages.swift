@@ -45,13 +45,22 @@ public struct TaskPackage: Codable, Sendable, Equatable {
     public var type: String
     public var timeoutMs: Int
     public var shell: ShellSpec?
+    /// Secrets the shell task refers to, as envelopes; resolved on the agent just in time.
+    public var secrets: [SecretMaterial]?
+    /// For `secret.*` and `connector.validate` tasks.
+    public var secretOperation: SecretOperation?
 
-    public init(taskId: String, attempt: Int, type: String, timeoutMs: Int, shell: ShellSpec?) {
+    public init(
+        taskId: String, attempt: Int, type: String, timeoutMs: Int, shell: ShellSpec?, secrets: [SecretMaterial]? = nil,
+        secretOperation: SecretOperation? = nil
+    ) {
         self.taskId = taskId
         self.attempt = attempt
         self.type = type
         self.timeoutMs = timeoutMs
         self.shell = shell
+        self.secrets = secrets
+        self.secretOperation = secretOperation
     }
 }
 
@@ -115,11 +124,14 @@ public struct TaskResult: Codable, Sendable, Equatable {
     public var finishedAt: Date
     /// Number of log entries the agent sent; lets the manager notice missing log batches.
     public var logEntries: Int
+    /// Structured output of secret tasks (an envelope, a validation report). Never plaintext.
+    public var output: [String: String]?
 
     public init(
         attempt: Int, outcome: TaskOutcome, exitCode: Int32?, message: String?, startedAt: Date, finishedAt: Date,
-        logEntries: Int
+        logEntries: Int, output: [String: String]? = nil
     ) {
+        self.output = output
         self.attempt = attempt
         self.outcome = outcome
         self.exitCode = exitCode

@@ -15,7 +15,10 @@ struct LegateManagerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "legate-manager",
         abstract: "Reference manager for Legate delegates: queues tasks, holds ciphertext only.",
-        subcommands: [Serve.self, TokenCommand.self, TaskCommand.self, DelegateCommand.self, StreamsCommand.self])
+        subcommands: [
+            Serve.self, TokenCommand.self, TaskCommand.self, DelegateCommand.self, ConnectorCommand.self, SecretCommand.self,
+            AuditCommand.self, StreamsCommand.self,
+        ])
 }
 
 struct Serve: AsyncParsableCommand {
@@ -267,6 +270,8 @@ struct TaskCommand: AsyncParsableCommand {
         var maxAttempts: Int?
         @Option(help: "A name for the task.")
         var name: String?
+        @Option(help: "The task's scope (account/org/project); required when it uses <+secrets.getValue(...)>.")
+        var scope: String?
         @Argument(parsing: .postTerminator, help: "Command and arguments (after --), instead of --script.")
         var command: [String] = []
 
@@ -278,7 +283,8 @@ struct TaskCommand: AsyncParsableCommand {
                     vars[String(e[..<eq])] = String(e[e.index(after: eq)...])
                 }
                 let spec = ShellSpec(command: command.isEmpty ? nil : command, script: script, env: vars.isEmpty ? nil : vars, workingDirectory: workdir)
-                let req = CreateTaskRequest(name: name, shell: spec, selectors: selector, maxAttempts: maxAttempts, timeoutSeconds: timeout)
+                let req = CreateTaskRequest(
+                    name: name, shell: spec, selectors: selector, maxAttempts: maxAttempts, timeoutSeconds: timeout, scope: scope)
                 guard let t = try await admin.client().call(.POST, "/tasks", body: req, as: TaskView.self) else { return }
                 if admin.json { try printJSON(t) } else { print(t.id) }
             }
@@ -376,6 +382,179 @@ struct StreamsCommand: AsyncParsableCommand {
             guard let p = StreamPolicy(rawValue: policy) else { throw ConfigurationError("Policy must be open, refuse or silent.") }
             _ = try await admin.client().call(.PUT, "/streams", body: StreamPolicyRequest(policy: p), as: StreamPolicyRequest.self)
             print("streams: \(p.rawValue)")
+        }
+    }
+}
+
+struct ConnectorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connector", abstract: "Secret managers (connectors).", subcommands: [Create.self, List.self, Validate.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a connector (type builtin: key on the delegates).")
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "Connector name.")
+        var name: String
+        @Option(help: "Connector type.")
+        var type: String = "builtin"
+        @Option(help: "Scope: account, account/org or account/org/project.")
+        var scope: String
+        @Option(help: "Setting KEY=VALUE (repeatable); builtin: keyRef (default: the name).")
+        var set: [String] = []
+        @Option(help: "Delegate tag required to use the connector (repeatable).")
+        var selector: [String] = []
+        func run() async throws {
+            await runAdmin {
+                var config: [String: String] = [:]
+                for e in set {
+                    guard let eq = e.firstIndex(of: "=") else { throw ConfigurationError("--set '\(e)' must be KEY=VALUE.") }
+                    config[String(e[..<eq])] = String(e[e.index(after: eq)...])
+                }
+                let req = CreateConnectorRequest(name: name, type: type, scope: scope, config: config, selectors: selector)
+                guard let c = try await admin.client().call(.POST, "/connectors", body: req, as: ConnectorView.self) else { return }
+                if admin.json { try printJSON(c) } else { print(c.id) }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List connectors.")
+        @OptionGroup var admin: AdminOptions
+        func run() async throws {
+            await runAdmin {
+                let cs = try await admin.client().call(.GET, "/connectors", as: [ConnectorView].self) ?? []
+                if admin.json { return try printJSON(cs) }
+                for c in cs { print("\(c.id)\t\(c.scope)/\(c.name)\t\(c.type)\t[\(c.selectors.joined(separator: ","))]") }
+            }
+        }
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Test a connector from a delegate that may use it.")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Connector id or name.")
+        var connector: String
+        func run() async throws {
+            await runAdmin {
+                guard let v = try await admin.client().call(.POST, "/connectors/\(connector)/validate", as: ValidationView.self) else { return }
+                if admin.json { return try printJSON(v) }
+                print(v.ok ? "ok" : "FAILED: \(v.message ?? "")")
+                for c in v.checks { print("  - \(c)") }
+                if !v.ok { throw ExitCode(1) }
+            }
+        }
+    }
+}
+
+struct SecretCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "secret", abstract: "Secrets (values are sealed on a delegate; the manager keeps envelopes).",
+        subcommands: [Create.self, List.self, Delete.self, Rewrap.self, Migrate.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a secret from a file or stdin (--value-file -).")
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "Secret name.")
+        var name: String
+        @Option(help: "Scope: account, account/org or account/org/project.")
+        var scope: String
+        @Option(help: "File holding the value, or - for stdin. The value is never taken from the command line.")
+        var valueFile: String
+        @Flag(help: "A file secret (tasks get a 0600 file path instead of the value).")
+        var file = false
+        @Option(help: "Connector name or id (default: the account's builtin connector).")
+        var connector: String?
+        @Option(help: "Scope allowed to use the secret (repeatable; default: the secret's scope).")
+        var usageScope: [String] = []
+        func run() async throws {
+            await runAdmin {
+                let data: Data
+                if valueFile == "-" {
+                    data = FileHandle.standardInput.readDataToEndOfFile()
+                } else {
+                    guard let d = FileManager.default.contents(atPath: valueFile) else {
+                        throw ConfigurationError("Cannot read --value-file \(valueFile).")
+                    }
+                    data = d
+                }
+                // A trailing newline from `echo` or an editor is almost never part of a text secret.
+                var value = data
+                if !file, value.last == 0x0A { value.removeLast() }
+                let req = CreateSecretRequest(
+                    name: name, scope: scope, kind: file ? .file : .text, connector: connector,
+                    usageScopes: usageScope.isEmpty ? nil : usageScope, value: value.base64EncodedString())
+                guard let s = try await admin.client().call(.POST, "/secrets", body: req, as: SecretView.self) else { return }
+                for w in s.warnings ?? [] { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
+                if admin.json { try printJSON(s) } else { print(s.id) }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List secrets (metadata only).")
+        @OptionGroup var admin: AdminOptions
+        func run() async throws {
+            await runAdmin {
+                let ss = try await admin.client().call(.GET, "/secrets", as: [SecretView].self) ?? []
+                if admin.json { return try printJSON(ss) }
+                for s in ss {
+                    print("\(s.id)\t\(s.scope)/\(s.name)\t\(s.kind.rawValue)\t\(s.connectorName ?? s.connectorId)\tkey v\(s.keyVersion.map(String.init) ?? "-")\t\(s.status)")
+                }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a secret.")
+        @OptionGroup var admin: AdminOptions
+        @Argument var id: String
+        func run() async throws {
+            await runAdmin {
+                _ = try await admin.client().call(.DELETE, "/secrets/\(id)", as: [String: String].self)
+                print("deleted \(id)")
+            }
+        }
+    }
+
+    struct Rewrap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Re-wrap every secret of a connector under its newest key version.")
+        @OptionGroup var admin: AdminOptions
+        @Option(help: "Connector id or name.")
+        var connector: String
+        func run() async throws {
+            await runAdmin {
+                guard let r = try await admin.client().call(.POST, "/secrets/rewrap", body: RewrapRequest(connector: connector), as: RewrapResponse.self) else { return }
+                if admin.json { return try printJSON(r) }
+                print("re-wrapped \(r.rewrapped.count), failed \(r.failed.count)")
+                for (id, why) in r.failed { print("  \(id): \(why)") }
+                if !r.failed.isEmpty { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Migrate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Move a secret to another connector.")
+        @OptionGroup var admin: AdminOptions
+        @Argument var id: String
+        @Option(help: "Target connector id or name.")
+        var to: String
+        func run() async throws {
+            await runAdmin {
+                guard let s = try await admin.client().call(.POST, "/secrets/\(id)/migrate", body: MigrateRequest(connector: to), as: SecretView.self) else { return }
+                if admin.json { try printJSON(s) } else { print("\(s.id) now in \(s.connectorName ?? s.connectorId)") }
+            }
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Show the audit trail of secret and connector operations.")
+    @OptionGroup var admin: AdminOptions
+    func run() async throws {
+        await runAdmin {
+            let es = try await admin.client().call(.GET, "/audit", as: [AuditEntry].self) ?? []
+            if admin.json { return try printJSON(es) }
+            for e in es { print("\(e.at)\t\(e.actor)\t\(e.action)\t\(e.target)\t\(e.detail)") }
         }
     }
 }

@@ -1,0 +1,370 @@
+import Foundation
+import LegateCore
+import LegateWire
+
+/// Plaintext of pending `secret.encrypt` tasks. Memory only: if the manager restarts before a
+/// delegate took the task, the task fails and the operator submits the value again.
+actor PlaintextVault {
+    private var values: [String: String] = [:]
+    func put(_ taskId: String, _ base64: String) { values[taskId] = base64 }
+    func get(_ taskId: String) -> String? { values[taskId] }
+    func drop(_ taskId: String) { values[taskId] = nil }
+}
+
+/// Values shorter than this are not masked in output (too many false positives); the operator is warned.
+let minimumMaskedLength = 4
+
+extension ManagerCore {
+    // MARK: Connectors
+
+    public func createConnector(_ req: CreateConnectorRequest, actor: String) async throws -> ConnectorView {
+        let scope = try parseScope(req.scope, what: "connector scope")
+        let name = req.name.trimmingWhitespace()
+        try validateName(name, what: "Connector name")
+        guard req.type == "builtin" else {
+            throw APIError(
+                .badRequest, "unsupported_connector_type",
+                "Connector type '\(req.type)' is not supported by this manager yet; supported: builtin.")
+        }
+        var config = req.config ?? [:]
+        if config["keyRef"] == nil { config["keyRef"] = name.lowercased() }
+        let credentials = req.credentials ?? [:]
+        if req.type == "builtin" && !credentials.isEmpty {
+            throw APIError(.badRequest, "invalid_field", "A built-in connector keeps its key on the delegates; it takes no credentials.")
+        }
+        try await validateCredentials(credentials, connectorName: name, scope: scope)
+        for s in req.selectors ?? [] {
+            do { try Selectors.validate(s, what: "Selector") } catch { throw APIError(.badRequest, "invalid_field", error.message) }
+        }
+        if try await store.connector(scope: scope.description, name: name) != nil {
+            throw APIError(.conflict, "already_exists", "A connector named '\(name)' already exists in \(scope).")
+        }
+        let record = ManagerStore.ConnectorRecord(
+            id: Identifiers.make(prefix: "c_"), name: name, type: req.type, scope: scope.description, config: config,
+            selectors: Selectors.normalize(req.selectors ?? []), credentials: credentials, createdAt: now())
+        try await store.insertConnector(record)
+        try await store.audit(actor: actor, action: "connector.create", target: record.id, detail: "\(record.type) \(scope)/\(name)", now: now())
+        return record.view
+    }
+
+    /// Connector credentials must be secrets of a built-in connector: never the connector itself
+    /// (it could not decrypt its own credentials) nor another external connector (seed 001).
+    func validateCredentials(_ credentials: [String: String], connectorName: String, scope: Scope) async throws {
+        for (setting, expression) in credentials {
+            let reference = try parseReference(expression, field: "credentials.\(setting)")
+            let secret = try await lookup(reference, from: scope)
+            guard let c = try await store.connector(id: secret.connectorId) else { continue }
+            if c.name == connectorName && c.scope == scope.description {
+                throw APIError(.badRequest, "self_reference", "Credential '\(setting)' refers to a secret stored in connector '\(connectorName)' itself; store connector credentials in a built-in connector.")
+            }
+            guard c.type == "builtin" else {
+                throw APIError(.badRequest, "cross_connector_reference", "Credential '\(setting)' refers to secret '\(expression)' stored in the \(c.type) connector '\(c.name)'; connector credentials must be built-in secrets.")
+            }
+        }
+    }
+
+    public func connectorViews() async throws -> [ConnectorView] { try await store.connectors().map(\.view) }
+
+    /// Finds a connector by id, or by name in `scope` and its parents (nearest first).
+    func findConnector(_ idOrName: String, near scope: Scope) async throws -> ManagerStore.ConnectorRecord {
+        if let c = try await store.connector(id: idOrName) { return c }
+        var candidates: [Scope] = [scope]
+        if let org = scope.org, org != scope { candidates.append(org) }
+        if scope.account != scope { candidates.append(scope.account) }
+        for s in candidates {
+            if let c = try await store.connector(scope: s.description, name: idOrName) { return c }
+        }
+        throw APIError(.notFound, "connector_not_found", "No connector '\(idOrName)' in \(scope) or the scopes above it.")
+    }
+
+    /// The account's `builtin` connector, created on first use.
+    func defaultConnector(for scope: Scope, actor: String) async throws -> ManagerStore.ConnectorRecord {
+        if let c = try await store.connector(scope: scope.account.description, name: "builtin") { return c }
+        _ = try await createConnector(
+            CreateConnectorRequest(name: "builtin", type: "builtin", scope: scope.account.description, config: ["keyRef": "default"]),
+            actor: actor)
+        return try await findConnector("builtin", near: scope.account)
+    }
+
+    // MARK: Secrets
+
+    public func createSecret(_ req: CreateSecretRequest, actor: String) async throws -> SecretView {
+        let scope = try parseScope(req.scope, what: "secret scope")
+        try validateName(req.name, what: "Secret name")
+        guard let bytes = Data(base64Encoded: req.value) else {
+            throw APIError(.badRequest, "invalid_field", "'value' must be base64; the CLI encodes it for you (--value-file).")
+        }
+        guard bytes.count <= 512 << 10 else {
+            throw APIError(.contentTooLarge, "payload_too_large", "Secret values are limited to 512 KiB.")
+        }
+        let connector: ManagerStore.ConnectorRecord
+        if let name = req.connector {
+            connector = try await findConnector(name, near: scope)
+        } else {
+            connector = try await defaultConnector(for: scope, actor: actor)
+        }
+        let connectorScope = try parseScope(connector.scope, what: "connector scope")
+        guard connectorScope.contains(scope) else {
+            throw APIError(
+                .badRequest, "scope_violation",
+                "Secret scope \(scope) is not inside connector '\(connector.name)''s scope \(connectorScope); a secret must live within its connector's scope.")
+        }
+        let usage = try (req.usageScopes ?? [scope.description]).map { try parseScope($0, what: "usage scope") }
+        for u in usage where !scope.contains(u) {
+            throw APIError(
+                .badRequest, "scope_violation",
+                "Usage scope \(u) is not inside the secret's scope \(scope); usage scopes can only narrow where a secret may be used.")
+        }
+        if try await store.secret(scope: scope.description, name: req.name) != nil {
+            throw APIError(.conflict, "already_exists", "Secret '\(req.name)' already exists in \(scope).")
+        }
+        var warnings: [String] = []
+        if bytes.count < minimumMaskedLength {
+            warnings.append("The value is shorter than \(minimumMaskedLength) bytes, so it will not be masked in task output; prefer longer secrets.")
+        }
+        let t = now()
+        let record = ManagerStore.SecretRecord(
+            id: Identifiers.make(prefix: "s_"), scope: scope.description, name: req.name, kind: req.kind ?? .text,
+            connectorId: connector.id, envelope: nil, keyVersion: nil, version: 1, usageScopes: usage.map(\.description),
+            status: "pending", createdAt: t, updatedAt: t)
+        try await store.insertSecret(record)
+        let op = SecretOperation(kind: .encrypt, identity: record.identity, connector: connector.ref)
+        let task = try await createInternalTask(
+            type: "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: req.value, subject: record.id)
+        let done = try await waitForTask(task)
+        guard done.status == .succeeded, let sealed = try await store.secret(id: record.id), sealed.status == "active" else {
+            try await store.deleteSecret(id: record.id)
+            throw APIError(
+                .badGateway, "encrypt_failed",
+                "No delegate sealed the secret (task \(task) \(done.status.rawValue): \(done.result?.message ?? done.waitingReason ?? "no result")). Nothing was stored.")
+        }
+        try await store.audit(actor: actor, action: "secret.create", target: record.id, detail: "\(scope)/\(req.name) via \(connector.name)", now: now())
+        return sealed.view(connectorName: connector.name, warnings: warnings.isEmpty ? nil : warnings)
+    }
+
+    public func secretViews() async throws -> [SecretView] {
+        let names = Dictionary(uniqueKeysWithValues: try await store.connectors().map { ($0.id, $0.name) })
+        return try await store.secrets().map { $0.view(connectorName: names[$0.connectorId]) }
+    }
+
+    public func deleteSecret(id: String, actor: String) async throws {
+        guard let s = try await store.secret(id: id) else { throw APIError(.notFound, "secret_not_found", "No secret \(id).") }
+        try await store.deleteSecret(id: id)
+        try await store.audit(actor: actor, action: "secret.delete", target: id, detail: "\(s.scope)/\(s.name)", now: now())
+    }
+
+    /// Re-wraps every secret of a connector under its newest key version, one task per secret.
+    public func rewrap(_ req: RewrapRequest, actor: String) async throws -> RewrapResponse {
+        let connector = try await findConnectorAnywhere(req.connector)
+        var tasks: [(String, String)] = []
+        for s in try await store.secrets(connectorId: connector.id) where s.status == "active" {
+            let op = SecretOperation(kind: .rewrap, identity: s.identity, connector: connector.ref, envelope: s.envelope)
+            tasks.append((s.id, try await createInternalTask(type: "secret.rewrap", operation: op, selectors: connector.selectors, subject: s.id)))
+        }
+        var ok: [String] = []
+        var failed: [String: String] = [:]
+        for (secretId, taskId) in tasks {
+            let v = try await waitForTask(taskId)
+            if v.status == .succeeded { ok.append(secretId) } else { failed[secretId] = v.result?.message ?? v.status.rawValue }
+        }
+        try await store.audit(
+            actor: actor, action: "secret.rewrap", target: connector.id, detail: "\(ok.count) re-wrapped, \(failed.count) failed", now: now())
+        return RewrapResponse(rewrapped: ok, failed: failed)
+    }
+
+    /// Moves a secret to another connector: opened with the old one, sealed with the new one, on a delegate.
+    public func migrate(secretId: String, _ req: MigrateRequest, actor: String) async throws -> SecretView {
+        guard let s = try await store.secret(id: secretId), s.status == "active", let source = try await store.connector(id: s.connectorId) else {
+            throw APIError(.notFound, "secret_not_found", "No active secret \(secretId).")
+        }
+        let scope = try parseScope(s.scope, what: "secret scope")
+        let target = try await findConnector(req.connector, near: scope)
+        guard try parseScope(target.scope, what: "connector scope").contains(scope) else {
+            throw APIError(.badRequest, "scope_violation", "Secret scope \(scope) is not inside connector '\(target.name)''s scope \(target.scope).")
+        }
+        guard target.id != source.id else {
+            throw APIError(.badRequest, "invalid_field", "The secret is already stored in connector '\(target.name)'.")
+        }
+        let op = SecretOperation(kind: .migrate, identity: s.identity, connector: source.ref, target: target.ref, envelope: s.envelope)
+        let task = try await createInternalTask(
+            type: "secret.migrate", operation: op, selectors: Selectors.normalize(source.selectors + target.selectors), subject: s.id)
+        let done = try await waitForTask(task)
+        guard done.status == .succeeded, let moved = try await store.secret(id: s.id), moved.connectorId == target.id else {
+            throw APIError(.badGateway, "migrate_failed", "Migration failed (task \(task) \(done.status.rawValue): \(done.result?.message ?? "no result")); the secret is unchanged.")
+        }
+        try await store.audit(actor: actor, action: "secret.migrate", target: s.id, detail: "\(source.name) → \(target.name)", now: now())
+        return moved.view(connectorName: target.name)
+    }
+
+    /// "Test Connection": a delegate that may use the connector proves it works.
+    public func validateConnector(_ idOrName: String, actor: String) async throws -> ValidationView {
+        let c = try await findConnectorAnywhere(idOrName)
+        let op = SecretOperation(kind: .validate, identity: nil, connector: c.ref)
+        let task = try await createInternalTask(type: "connector.validate", operation: op, selectors: c.selectors, subject: c.id)
+        let done = try await waitForTask(task)
+        let out = done.result?.output ?? [:]
+        try await store.audit(actor: actor, action: "connector.validate", target: c.id, detail: done.status.rawValue, now: now())
+        return ValidationView(
+            connectorId: c.id, ok: done.status == .succeeded, checks: (out["checks"] ?? "").split(separator: "\n").map(String.init),
+            route: out["route"], delegateId: done.delegateId, message: done.result?.message ?? done.waitingReason)
+    }
+
+    public func auditTrail() async throws -> [AuditEntry] { try await store.auditTrail() }
+
+    func findConnectorAnywhere(_ idOrName: String) async throws -> ManagerStore.ConnectorRecord {
+        if let c = try await store.connector(id: idOrName) { return c }
+        let matches = try await store.connectors().filter { $0.name == idOrName }
+        guard matches.count == 1, let c = matches.first else {
+            throw APIError(
+                matches.isEmpty ? .notFound : .conflict, matches.isEmpty ? "connector_not_found" : "ambiguous",
+                matches.isEmpty ? "No connector '\(idOrName)'." : "Several connectors are named '\(idOrName)'; use its id.")
+        }
+        return c
+    }
+
+    // MARK: Secret tasks
+
+    func createInternalTask(
+        type: String, operation: SecretOperation, selectors: [String], plaintext: String? = nil, subject: String
+    ) async throws -> String {
+        let t = now()
+        let record = ManagerStore.TaskRecord(
+            id: Identifiers.make(prefix: "t_"), name: "\(type) \(subject)", type: type, shell: nil, selectors: selectors,
+            status: .queued, attempt: 0, maxAttempts: 2, timeoutSeconds: 60, delegateId: nil, history: [],
+            abortRequested: false, result: nil, createdAt: t, updatedAt: t, scope: operation.identity?.scope,
+            operation: operation, secretRefs: nil)
+        if let plaintext { await pendingPlaintext.put(record.id, plaintext) }
+        try await store.insertTask(record)
+        try await notifyEligible(record)
+        return record.id
+    }
+
+    /// Waits for an internal task to end; aborts it when nobody took it in time.
+    func waitForTask(_ id: String, timeout: Duration = .seconds(30)) async throws -> TaskView {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while clock.now - start < timeout {
+            let v = try await task(id: id)
+            if v.status.isFinal {
+                await pendingPlaintext.drop(id)
+                return v
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let v = try await abortTask(id: id)
+        await pendingPlaintext.drop(id)
+        return v
+    }
+
+    func operationPackage(for t: ManagerStore.TaskRecord) async throws -> SecretOperation? {
+        guard var op = t.operation else { return nil }
+        if op.kind == .encrypt {
+            guard let plaintext = await pendingPlaintext.get(t.id) else {
+                throw APIError(.gone, "plaintext_gone", "The value for task \(t.id) is no longer held by the manager (it restarted); submit the secret again.")
+            }
+            op.plaintext = plaintext
+        }
+        return op
+    }
+
+    /// Stores what a secret task produced: an envelope (never plaintext).
+    func applySecretResult(taskId: String, result: TaskResult) async throws {
+        guard result.outcome == .succeeded, let t = try await store.task(id: taskId), let op = t.operation,
+            let identity = op.identity, let out = result.output
+        else { return }
+        await pendingPlaintext.drop(taskId)
+        guard op.kind != .validate, let envelope = out["envelope"],
+            let s = try await store.secret(scope: identity.scope, name: identity.name), s.version == identity.version
+        else { return }
+        let keyVersion = out["keyVersion"].flatMap { Int($0) }
+        try await store.updateSecretEnvelope(
+            id: s.id, envelope: envelope, keyVersion: keyVersion, connectorId: op.kind == .migrate ? op.target?.id : nil, now: now())
+    }
+
+    // MARK: Secret references in shell tasks
+
+    /// Resolves every expression of a shell spec against the task's scope, checking the usage
+    /// scopes. Returns reference → secret id and the selectors of the connectors involved.
+    func resolveSecretReferences(in shell: ShellSpec, taskScope: String?) async throws -> ([String: String], [String]) {
+        var texts: [(String, String)] = []
+        if let s = shell.script { texts.append(("script", s)) }
+        for (i, a) in (shell.command ?? []).enumerated() { texts.append(("command[\(i)]", a)) }
+        for (k, v) in shell.env ?? [:] { texts.append(("env.\(k)", v)) }
+        var found: [(SecretReference, String)] = []
+        for (field, text) in texts {
+            do {
+                for m in try SecretExpression.find(in: text, field: field) { found.append((m.reference, field)) }
+            } catch {
+                throw APIError(.badRequest, error.code, error.message)
+            }
+        }
+        guard !found.isEmpty else { return ([:], []) }
+        guard let taskScopeText = taskScope else {
+            throw APIError(.badRequest, "scope_required", "The task refers to secrets (\(found[0].0)) but has no 'scope'; give the task's account/org/project scope.")
+        }
+        let scope = try parseScope(taskScopeText, what: "task scope")
+        var refs: [String: String] = [:]
+        var selectors: [String] = []
+        for (reference, field) in found where refs[reference.description] == nil {
+            let secret = try await lookup(reference, from: scope, field: field)
+            let allowed = try secret.usageScopes.map { try parseScope($0, what: "usage scope") }
+            guard allowed.contains(where: { $0.contains(scope) }) else {
+                throw APIError(
+                    .forbidden, "usage_scope_violation",
+                    "Secret '\(reference)' (\(secret.scope)/\(secret.name)) may be used only in \(secret.usageScopes.joined(separator: ", ")); this task's scope is \(scope).")
+            }
+            guard secret.status == "active" else {
+                throw APIError(.conflict, "secret_not_ready", "Secret '\(reference)' is still \(secret.status).")
+            }
+            refs[reference.description] = secret.id
+            if let c = try await store.connector(id: secret.connectorId) { selectors += c.selectors }
+        }
+        return (refs, selectors)
+    }
+
+    func lookup(_ reference: SecretReference, from scope: Scope, field: String? = nil) async throws -> ManagerStore.SecretRecord {
+        let target: Scope
+        do { target = try reference.targetScope(from: scope) } catch { throw APIError(.badRequest, error.code, error.message) }
+        guard let s = try await store.secret(scope: target.description, name: reference.name) else {
+            let hint = reference.level == .same ? " For an org or account secret write org.\(reference.name) or account.\(reference.name)." : ""
+            throw APIError(
+                .badRequest, "secret_not_found",
+                "\(field.map { "\($0): " } ?? "")secret '\(reference)' does not exist in \(target).\(hint)")
+        }
+        return s
+    }
+
+    func secretMaterial(for t: ManagerStore.TaskRecord) async throws -> [SecretMaterial]? {
+        guard let refs = t.secretRefs, !refs.isEmpty else { return nil }
+        var out: [SecretMaterial] = []
+        for (reference, id) in refs.sorted(by: { $0.key < $1.key }) {
+            guard let s = try await store.secret(id: id), let envelope = s.envelope, let c = try await store.connector(id: s.connectorId) else {
+                throw APIError(.gone, "secret_gone", "Secret '\(reference)' used by task \(t.id) was deleted.")
+            }
+            out.append(SecretMaterial(reference: reference, identity: s.identity, kind: s.kind, connector: c.ref, envelope: envelope))
+        }
+        return out
+    }
+
+    // MARK: Input helpers
+
+    func parseScope(_ text: String, what: String) throws -> Scope {
+        do { return try Scope(text) } catch { throw APIError(.badRequest, error.code, "\(what): \(error.message)") }
+    }
+
+    func parseReference(_ text: String, field: String) throws -> SecretReference {
+        do {
+            let ms = try SecretExpression.find(in: "<+secrets.getValue(\"\(text)\")>", field: field)
+            guard let r = ms.first?.reference else { throw APIError(.badRequest, "invalid_field", "\(field): '\(text)' is not a secret reference.") }
+            return r
+        } catch let e as SecretExpression.ParseError {
+            throw APIError(.badRequest, e.code, e.message)
+        }
+    }
+
+    func validateName(_ name: String, what: String) throws {
+        do { try SecretExpression.validate(name: name) } catch {
+            throw APIError(.badRequest, "invalid_field", "\(what) '\(name)': \(error.message)")
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import LegateCore
+import LegateWire
+import SQLiteNIO
+
+extension ManagerStore {
+    public struct ConnectorRecord: Sendable, Equatable {
+        public var id: String
+        public var name: String
+        public var type: String
+        public var scope: String
+        public var config: [String: String]
+        public var selectors: [String]
+        /// Setting name → secret reference (built-in secrets only).
+        public var credentials: [String: String]
+        public var createdAt: Date
+
+        public var ref: ConnectorRef { ConnectorRef(id: id, type: type, config: config) }
+        public var view: ConnectorView {
+            ConnectorView(
+                id: id, name: name, type: type, scope: scope, config: config, selectors: selectors, credentials: credentials,
+                createdAt: createdAt)
+        }
+    }
+
+    public struct SecretRecord: Sendable, Equatable {
+        public var id: String
+        public var scope: String
+        public var name: String
+        public var kind: SecretKind
+        public var connectorId: String
+        public var envelope: String?
+        public var keyVersion: Int?
+        public var version: Int
+        public var usageScopes: [String]
+        public var status: String
+        public var createdAt: Date
+        public var updatedAt: Date
+
+        public var identity: WireSecretIdentity { WireSecretIdentity(scope: scope, name: name, version: version) }
+        public func view(connectorName: String?, warnings: [String]? = nil) -> SecretView {
+            SecretView(
+                id: id, name: name, scope: scope, kind: kind, connectorId: connectorId, connectorName: connectorName,
+                version: version, keyVersion: keyVersion, usageScopes: usageScopes, status: status, createdAt: createdAt,
+                updatedAt: updatedAt, warnings: warnings)
+        }
+    }
+
+    // MARK: Connectors
+
+    public func insertConnector(_ c: ConnectorRecord) async throws {
+        try await run(
+            "INSERT INTO connectors (id, name, type, scope, config, selectors, credentials, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [.text(c.id), .text(c.name), .text(c.type), .text(c.scope), Self.jsonData(c.config), Self.jsonData(c.selectors),
+             Self.jsonData(c.credentials), Self.msData(c.createdAt)])
+    }
+
+    public func connector(id: String) async throws -> ConnectorRecord? {
+        try await rows("SELECT * FROM connectors WHERE id = ?", [.text(id)]).first.map(Self.connectorRecord)
+    }
+
+    public func connector(scope: String, name: String) async throws -> ConnectorRecord? {
+        try await rows("SELECT * FROM connectors WHERE scope = ? AND name = ?", [.text(scope), .text(name)]).first.map(Self.connectorRecord)
+    }
+
+    public func connectors() async throws -> [ConnectorRecord] {
+        try await rows("SELECT * FROM connectors ORDER BY scope, name").map(Self.connectorRecord)
+    }
+
+    static func connectorRecord(_ r: SQLiteRow) -> ConnectorRecord {
+        ConnectorRecord(
+            id: r.column("id")?.string ?? "", name: r.column("name")?.string ?? "", type: r.column("type")?.string ?? "",
+            scope: r.column("scope")?.string ?? "", config: decodeData([String: String].self, r.column("config")) ?? [:],
+            selectors: decodeData([String].self, r.column("selectors")) ?? [],
+            credentials: decodeData([String: String].self, r.column("credentials")) ?? [:],
+            createdAt: Date(timeIntervalSince1970: Double(r.column("created_at")?.integer ?? 0) / 1000))
+    }
+
+    // MARK: Secrets
+
+    public func insertSecret(_ s: SecretRecord) async throws {
+        try await run(
+            """
+            INSERT INTO secrets (id, scope, name, kind, connector_id, envelope, key_version, version, usage_scopes, status,
+              created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [.text(s.id), .text(s.scope), .text(s.name), .text(s.kind.rawValue), .text(s.connectorId),
+             s.envelope.map { .text($0) } ?? .null, s.keyVersion.map { .integer($0) } ?? .null, .integer(s.version),
+             Self.jsonData(s.usageScopes), .text(s.status), Self.msData(s.createdAt), Self.msData(s.updatedAt)])
+    }
+
+    /// Stores a new envelope (after encrypt, rewrap or migrate) and optionally a new connector.
+    public func updateSecretEnvelope(id: String, envelope: String, keyVersion: Int?, connectorId: String?, now: Date) async throws {
+        try await run(
+            "UPDATE secrets SET envelope = ?, key_version = ?, connector_id = COALESCE(?, connector_id), status = 'active', updated_at = ? WHERE id = ?",
+            [.text(envelope), keyVersion.map { .integer($0) } ?? .null, connectorId.map { .text($0) } ?? .null, Self.msData(now), .text(id)])
+    }
+
+    public func deleteSecret(id: String) async throws {
+        try await run("DELETE FROM secrets WHERE id = ?", [.text(id)])
+    }
+
+    public func secret(id: String) async throws -> SecretRecord? {
+        try await rows("SELECT * FROM secrets WHERE id = ?", [.text(id)]).first.map(Self.secretRecord)
+    }
+
+    public func secret(scope: String, name: String) async throws -> SecretRecord? {
+        try await rows("SELECT * FROM secrets WHERE scope = ? AND name = ?", [.text(scope), .text(name)]).first.map(Self.secretRecord)
+    }
+
+    public func secrets(connectorId: String? = nil) async throws -> [SecretRecord] {
+        if let connectorId {
+            return try await rows("SELECT * FROM secrets WHERE connector_id = ? ORDER BY scope, name", [.text(connectorId)]).map(Self.secretRecord)
+        }
+        return try await rows("SELECT * FROM secrets ORDER BY scope, name").map(Self.secretRecord)
+    }
+
+    static func secretRecord(_ r: SQLiteRow) -> SecretRecord {
+        SecretRecord(
+            id: r.column("id")?.string ?? "", scope: r.column("scope")?.string ?? "", name: r.column("name")?.string ?? "",
+            kind: SecretKind(rawValue: r.column("kind")?.string ?? "") ?? .text, connectorId: r.column("connector_id")?.string ?? "",
+            envelope: r.column("envelope")?.string, keyVersion: r.column("key_version")?.integer.map { Int($0) },
+            version: Int(r.column("version")?.integer ?? 1), usageScopes: decodeData([String].self, r.column("usage_scopes")) ?? [],
+            status: r.column("status")?.string ?? "", createdAt: Date(timeIntervalSince1970: Double(r.column("created_at")?.integer ?? 0) / 1000),
+            updatedAt: Date(timeIntervalSince1970: Double(r.column("updated_at")?.integer ?? 0) / 1000))
+    }
+
+    // MARK: Audit
+
+    public func audit(actor: String, action: String, target: String, detail: String, now: Date) async throws {
+        try await run(
+            "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            [Self.msData(now), .text(actor), .text(action), .text(target), .text(detail)])
+    }
+
+    public func auditTrail(limit: Int = 1000) async throws -> [AuditEntry] {
+        try await rows("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", [.integer(limit)]).map { r in
+            AuditEntry(
+                seq: Int(r.column("seq")?.integer ?? 0), at: Date(timeIntervalSince1970: Double(r.column("at")?.integer ?? 0) / 1000),
+                actor: r.column("actor")?.string ?? "", action: r.column("action")?.string ?? "",
+                target: r.column("target")?.string ?? "", detail: r.column("detail")?.string ?? "")
+        }
+    }
+
+    // MARK: Helpers
+
+    static func msData(_ d: Date) -> SQLiteData { .integer(Int(d.timeIntervalSince1970 * 1000)) }
+    static func jsonData<T: Encodable>(_ v: T) -> SQLiteData {
+        .text((try? WireCoding.encode(v)).flatMap { String(data: $0, encoding: .utf8) } ?? "null")
+    }
+    static func decodeData<T: Decodable>(_ t: T.Type, _ d: SQLiteData?) -> T? {
+        guard let s = d?.string else { return nil }
+        return try? WireCoding.decoder().decode(T.self, from: Data(s.utf8))
+    }
+}

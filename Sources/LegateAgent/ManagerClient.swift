@@ -197,6 +197,8 @@ public enum AgentTLS {
     public static func make(_ config: AgentConfiguration) throws -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
+        // Closing a stream waits for the peer's close_notify; NIOSSL's default of 5 s stalls shutdown.
+        tls.shutdownTimeout = .milliseconds(500)
         do {
             if let ca = config.caFile {
                 tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(ca))]

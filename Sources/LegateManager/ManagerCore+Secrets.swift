@@ -11,6 +11,10 @@ actor PlaintextVault {
     func drop(_ taskId: String) { values[taskId] = nil }
 }
 
+/// Connector types the manager records. Drivers other than `builtin` run on delegates that have
+/// them; a delegate without the driver fails such a task with a clear error.
+let knownConnectorTypes = ["builtin", "awskms", "awssecretsmanager", "vault", "gcpkms", "azurekeyvault", "cyberark"]
+
 /// Values shorter than this are not masked in output (too many false positives); the operator is warned.
 let minimumMaskedLength = 4
 
@@ -21,13 +25,13 @@ extension ManagerCore {
         let scope = try parseScope(req.scope, what: "connector scope")
         let name = req.name.trimmingWhitespace()
         try validateName(name, what: "Connector name")
-        guard req.type == "builtin" else {
+        guard knownConnectorTypes.contains(req.type) else {
             throw APIError(
                 .badRequest, "unsupported_connector_type",
-                "Connector type '\(req.type)' is not supported by this manager yet; supported: builtin.")
+                "Connector type '\(req.type)' is unknown; use one of \(knownConnectorTypes.joined(separator: ", ")).")
         }
         var config = req.config ?? [:]
-        if config["keyRef"] == nil { config["keyRef"] = name.lowercased() }
+        if req.type == "builtin" && config["keyRef"] == nil { config["keyRef"] = name.lowercased() }
         let credentials = req.credentials ?? [:]
         if req.type == "builtin" && !credentials.isEmpty {
             throw APIError(.badRequest, "invalid_field", "A built-in connector keeps its key on the delegates; it takes no credentials.")

@@ -96,6 +96,7 @@ public final class ManagerRuntime: Sendable {
             let privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(privateKey))
             tls.minimumTLSVersion = .tlsv12
+            tls.shutdownTimeout = .milliseconds(500)
             if let clientCA {
                 tls.certificateVerification = .noHostnameVerification
                 tls.trustRoots = .file(clientCA)

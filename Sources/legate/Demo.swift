@@ -13,8 +13,14 @@ struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run an embedded manager and agent on loopback (TLS) and a shell task end to end.")
 
-    @Option(name: .long, help: "Shell script the demo task runs.")
-    var script: String = #"echo "hello from the delegate on $(hostname)"; for i in 1 2 3; do echo "step $i of 3"; sleep 0.3; done; echo "warnings go to stderr" >&2"#
+    @Option(name: .long, help: "Shell script the demo task runs (scope demo/app/web, where the secret demo-token exists).")
+    var script: String = """
+        echo "hello from the delegate on $(hostname)"
+        echo "the secret, printed raw:    <+secrets.getValue(\"demo-token\")>"
+        echo "the secret, base64-encoded: $(printf '%s' "<+secrets.getValue(\"demo-token\")>" | base64)"
+        for i in 1 2 3; do echo "step $i of 3"; sleep 0.3; done
+        echo "warnings go to stderr" >&2
+        """
     @Flag(name: .long, help: "Show the manager's and agent's own logs.")
     var verbose = false
 
@@ -63,8 +69,16 @@ struct Demo: AsyncParsableCommand {
             }
             say("agent     connected over the WebSocket stream in \(ms(clock.now - t0)) (delegate \(monitor.status.delegateId ?? "?"))")
 
+            let secretValue = "s3cr3t-" + Identifiers.make(prefix: "")
+            let sealed = try await manager.core.createSecret(
+                CreateSecretRequest(name: "demo-token", scope: "demo/app/web", value: Data(secretValue.utf8).base64EncodedString()),
+                actor: "demo")
+            say("secret    demo/app/web/demo-token sealed on the delegate (built-in key v\(sealed.keyVersion ?? 0)); the manager keeps only the envelope")
+
             let created = try await manager.core.createTask(
-                CreateTaskRequest(name: "demo", shell: ShellSpec(script: script), selectors: ["demo"], timeoutSeconds: 60))
+                CreateTaskRequest(
+                    name: "demo", shell: ShellSpec(script: script), selectors: ["demo"], timeoutSeconds: 60, scope: "demo/app/web"),
+                actor: "demo")
             say("task      \(created.id) queued for tags [demo]; output as it streams:")
             let started = clock.now
             var seen = 0

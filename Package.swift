@@ -99,9 +99,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "LegateBench",
+            dependencies: [
+                "LegateCore", "LegateWire", "LegateCrypto", "LegateMasking", "LegateAgent", "LegateManager",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "legate",
             dependencies: [
+                "LegateBench",
                 "LegateCore", "LegateWire", "LegateAgent", "LegateManager", "KeyProviders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -188,8 +188,13 @@ public struct ManagerEndpoint: Sendable, Equatable {
     public var port: Int
 
     public init(_ url: String) throws {
-        guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased(), let host = u.host, !host.isEmpty else {
-            throw ConfigurationError(code: "invalid_manager_url", "Manager URL '\(url)' is not a valid URL; expected https://host[:port].")
+        guard let u = URLComponents(string: url), let scheme = u.scheme?.lowercased(), let rawHost = u.host, !rawHost.isEmpty else {
+            throw ConfigurationError(
+                code: "invalid_manager_url", "Manager URL '\(Self.withoutCredentials(url))' is not a valid URL; expected https://host[:port].")
+        }
+        let host = rawHost.lowercased()
+        guard (1...65535).contains(u.port ?? 443) else {
+            throw ConfigurationError(code: "invalid_manager_url", "Manager URL port \(u.port ?? 0) is out of range 1–65535.")
         }
         if u.user != nil || u.password != nil {
             throw ConfigurationError(code: "invalid_manager_url", "Manager URL must not contain credentials; use token_file.")
@@ -214,6 +219,12 @@ public struct ManagerEndpoint: Sendable, Equatable {
         }
         self.host = host
         self.port = u.port ?? (secure ? 443 : 80)
+    }
+
+    /// The URL with any `user:password@` part replaced, for error messages.
+    static func withoutCredentials(_ url: String) -> String {
+        guard let at = url.lastIndex(of: "@"), let slashes = url.range(of: "//"), slashes.upperBound <= at else { return url }
+        return String(url[..<slashes.upperBound]) + "<credentials>@" + String(url[url.index(after: at)...])
     }
 
     static func isIPLiteral(_ host: String) -> Bool {

@@ -75,8 +75,8 @@ public final class ManagerClient: Sendable {
             })
         c.httpVersion = .http1Only
         // Our own loops retry with backoff and see each failure (a TLS error must surface at once).
-        c.connectionPool.retryConnectionEstablishment = false
         c.connectionPool = .init(idleTimeout: .seconds(60))
+        c.connectionPool.retryConnectionEstablishment = false
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: c)
         self.requestTimeout = requestTimeout
         self.logger = logger

@@ -6,7 +6,7 @@ import LegateWire
 import Synchronization
 
 /// Resolves a shell task's secret expressions just in time, on the agent:
-/// - in `script`, an expression becomes `${LEGATE_SECRET_n}` and the value goes in that
+/// - in `script`, an expression becomes `${LEGATE_SECRET_<n>}` and the value goes in that
 ///   environment variable, so it never appears in the command line;
 /// - in `env` values, the value is substituted directly;
 /// - in `command` arguments, the value is substituted directly (visible to `ps` on this host:
@@ -37,7 +37,8 @@ struct SecretInjector {
                 try FileIO.makeDirectory(dir, mode: 0o700)
                 tempDirectory = dir
             }
-            let p = (tempDirectory ?? "") + "/" + reference.replacingOccurrences(of: ".", with: "_")
+            // Numbered, so references that differ only in punctuation never share a file.
+            let p = (tempDirectory ?? "") + "/secret-\(filePaths.count + 1)"
             try FileIO.write(value.withUnsafeBytes { Data($0) }, to: p, mode: 0o600)
             filePaths[reference] = p
             return p
@@ -51,14 +52,25 @@ struct SecretInjector {
         }
         func text(_ b: SecretBytes) -> String { b.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
 
+        do {
+            return try substitute()
+        } catch {
+            if let dir = tempDirectory { removeSecretFiles(dir) }
+            throw error
+        }
+
+        func substitute() throws -> Prepared {
         var out = spec
         var env = spec.env ?? [:]
         var variables: [String: String] = [:]
+        // One variable per reference, numbered, so `db-pass` and `db_pass` never share one.
+        var names: [String: String] = [:]
         if let script = spec.script {
             out.script = try SecretExpression.substitute(in: script, field: "script") { ref in
                 let (kind, v) = try value(ref)
                 if kind == .file { return try path(for: ref.description, v) }
-                let name = "LEGATE_SECRET_" + ref.description.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+                let name = names[ref.description] ?? "LEGATE_SECRET_\(names.count + 1)"
+                names[ref.description] = name
                 variables[name] = text(v)
                 return "${\(name)}"
             }
@@ -81,18 +93,17 @@ struct SecretInjector {
         out.env = env.isEmpty ? nil : env
         let values = opened.values.map { $0.1.withUnsafeBytes { Array($0) } }
         return Prepared(spec: out, masker: SecretMasker(secrets: values), values: values, tempDirectory: tempDirectory)
+        }
+    }
+
+    static func removeSecretFiles(_ dir: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] { FileIO.shred(dir + "/" + name) }
+        try? FileManager.default.removeItem(atPath: dir)
     }
 
     /// Removes the task's secret files (overwritten first, then unlinked).
     static func cleanUp(_ p: Prepared) {
-        guard let dir = p.tempDirectory else { return }
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
-            let f = dir + "/" + name
-            if let size = (try? FileManager.default.attributesOfItem(atPath: f))?[.size] as? Int {
-                try? FileIO.write(Data(count: size), to: f, mode: 0o600)
-            }
-        }
-        try? FileManager.default.removeItem(atPath: dir)
+        if let dir = p.tempDirectory { removeSecretFiles(dir) }
     }
 }
 

@@ -24,7 +24,7 @@ public enum FileIO {
     }
 
     public static func write(_ data: Data, to path: String, mode: Int) throws {
-        let tmp = path + ".tmp-\(getpid())"
+        let tmp = path + ".tmp-\(getpid())-" + Identifiers.make(prefix: "")
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else {
             throw Failure(message: "Cannot write \(path): \(String(cString: strerror(errno))). Check the directory is writable.")
@@ -49,6 +49,33 @@ public enum FileIO {
             unlink(tmp)
             throw Failure(message: "Cannot write \(path): \(String(cString: strerror(errno))).")
         }
+    }
+
+    /// Creates `path` with `data` only if it does not exist yet (temp file + link, so a
+    /// concurrent creator either wins or sees the other's complete file). Returns false if it existed.
+    public static func createExclusive(_ data: Data, at path: String, mode: Int) throws -> Bool {
+        let tmp = path + ".new-" + Identifiers.make(prefix: "")
+        try write(data, to: tmp, mode: mode)
+        defer { unlink(tmp) }
+        if link(tmp, path) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw Failure(message: "Cannot create \(path): \(String(cString: strerror(errno))).")
+    }
+
+    /// Overwrites a file's bytes in place with zeros, then removes it (best effort against
+    /// recovery of a secret from freed blocks; copy-on-write filesystems may keep old blocks).
+    public static func shred(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd >= 0 {
+            var st = stat()
+            if fstat(fd, &st) == 0, st.st_size > 0 {
+                let zeros = [UInt8](repeating: 0, count: Int(st.st_size))
+                _ = zeros.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                fsync(fd)
+            }
+            close(fd)
+        }
+        unlink(path)
     }
 
     /// Reads a small text file (token, key, config); `what` names it in errors.

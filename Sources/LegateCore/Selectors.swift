@@ -35,12 +35,13 @@ public enum Selectors {
 }
 
 extension String {
-    /// Trims spaces, tabs and newlines at both ends (Foundation-free).
+    /// Trims spaces, tabs and newlines (including CRLF) at both ends (Foundation-free).
     public func trimmingWhitespace() -> String {
-        let ws: Set<Character> = [" ", "\t", "\n", "\r"]
-        var s = Substring(self)
+        // Works on scalars: "\r\n" is a single Character, which a Character set would not match.
+        let ws: Set<Unicode.Scalar> = [" ", "\t", "\n", "\r"]
+        var s = Substring(self).unicodeScalars
         while let f = s.first, ws.contains(f) { s = s.dropFirst() }
         while let l = s.last, ws.contains(l) { s = s.dropLast() }
-        return String(s)
+        return String(String.UnicodeScalarView(s))
     }
 }

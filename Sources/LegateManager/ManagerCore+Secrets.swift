@@ -83,7 +83,7 @@ extension ManagerCore {
 
     /// The account's `builtin` connector, created on first use.
     func defaultConnector(for scope: Scope, actor: String) async throws -> ManagerStore.ConnectorRecord {
-        if let c = try await store.connector(scope: scope.account.description, name: "builtin") { return c }
+        if let c = try await store.connector(scope: scope.account.description, name: "builtin"), c.type == "builtin" { return c }
         _ = try await createConnector(
             CreateConnectorRequest(name: "builtin", type: "builtin", scope: scope.account.description, config: ["keyRef": "default"]),
             actor: actor)
@@ -123,7 +123,8 @@ extension ManagerCore {
             throw APIError(.conflict, "already_exists", "Secret '\(req.name)' already exists in \(scope).")
         }
         var warnings: [String] = []
-        if bytes.count < minimumMaskedLength {
+        // The masker ignores surrounding whitespace when it measures a value.
+        if String(decoding: bytes, as: UTF8.self).trimmingWhitespace().utf8.count < minimumMaskedLength {
             warnings.append("The value is shorter than \(minimumMaskedLength) bytes, so it will not be masked in task output; prefer longer secrets.")
         }
         let t = now()
@@ -132,7 +133,7 @@ extension ManagerCore {
             connectorId: connector.id, envelope: nil, keyVersion: nil, version: 1, usageScopes: usage.map(\.description),
             status: "pending", createdAt: t, updatedAt: t)
         try await store.insertSecret(record)
-        let op = SecretOperation(kind: .encrypt, identity: record.identity, connector: connector.ref)
+        let op = SecretOperation(kind: .encrypt, secretId: record.id, identity: record.identity, connector: connector.ref)
         let task = try await createInternalTask(
             type: "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: req.value, subject: record.id)
         let done = try await waitForTask(task)
@@ -162,7 +163,7 @@ extension ManagerCore {
         let connector = try await findConnectorAnywhere(req.connector)
         var tasks: [(String, String)] = []
         for s in try await store.secrets(connectorId: connector.id) where s.status == "active" {
-            let op = SecretOperation(kind: .rewrap, identity: s.identity, connector: connector.ref, envelope: s.envelope)
+            let op = SecretOperation(kind: .rewrap, secretId: s.id, identity: s.identity, connector: connector.ref, envelope: s.envelope)
             tasks.append((s.id, try await createInternalTask(type: "secret.rewrap", operation: op, selectors: connector.selectors, subject: s.id)))
         }
         var ok: [String] = []
@@ -189,7 +190,8 @@ extension ManagerCore {
         guard target.id != source.id else {
             throw APIError(.badRequest, "invalid_field", "The secret is already stored in connector '\(target.name)'.")
         }
-        let op = SecretOperation(kind: .migrate, identity: s.identity, connector: source.ref, target: target.ref, envelope: s.envelope)
+        let op = SecretOperation(
+            kind: .migrate, secretId: s.id, identity: s.identity, connector: source.ref, target: target.ref, envelope: s.envelope)
         let task = try await createInternalTask(
             type: "secret.migrate", operation: op, selectors: Selectors.normalize(source.selectors + target.selectors), subject: s.id)
         let done = try await waitForTask(task)
@@ -277,8 +279,10 @@ extension ManagerCore {
             let identity = op.identity, let out = result.output
         else { return }
         await pendingPlaintext.drop(taskId)
-        guard op.kind != .validate, let envelope = out["envelope"],
-            let s = try await store.secret(scope: identity.scope, name: identity.name), s.version == identity.version
+        // Matched by record id, not by name: a late result of an abandoned task must never land
+        // on a secret re-created under the same name.
+        guard op.kind != .validate, let envelope = out["envelope"], let secretId = op.secretId,
+            let s = try await store.secret(id: secretId), s.identity == identity
         else { return }
         let keyVersion = out["keyVersion"].flatMap { Int($0) }
         try await store.updateSecretEnvelope(

@@ -66,6 +66,8 @@ public struct SecretOperation: Codable, Sendable, Equatable, CustomStringConvert
     }
 
     public var kind: Kind
+    /// The manager's record the result belongs to (the agent does not use it).
+    public var secretId: String?
     public var identity: WireSecretIdentity?
     public var connector: ConnectorRef
     public var target: ConnectorRef?
@@ -74,10 +76,11 @@ public struct SecretOperation: Codable, Sendable, Equatable, CustomStringConvert
     public var plaintext: String?
 
     public init(
-        kind: Kind, identity: WireSecretIdentity?, connector: ConnectorRef, target: ConnectorRef? = nil,
+        kind: Kind, secretId: String? = nil, identity: WireSecretIdentity?, connector: ConnectorRef, target: ConnectorRef? = nil,
         envelope: String? = nil, plaintext: String? = nil
     ) {
         self.kind = kind
+        self.secretId = secretId
         self.identity = identity
         self.connector = connector
         self.target = target

@@ -21,7 +21,11 @@ public enum WireProtocol {
 public enum WireCoding {
     public static func encoder() -> JSONEncoder {
         let e = JSONEncoder()
-        e.dateEncodingStrategy = .millisecondsSince1970
+        // Whole milliseconds, as documented (the built-in strategy writes fractions).
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
+        }
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
     }

@@ -171,7 +171,8 @@ struct AdminClient {
         let resp: HTTPClientResponse
         let data: Data
         do {
-            resp = try await http.execute(req, timeout: .seconds(30))
+            // Secret operations wait on delegates (up to 30 s per task; rewrap runs one per secret).
+            resp = try await http.execute(req, timeout: .seconds(600))
             data = Data(try await resp.body.collect(upTo: 64 << 20).readableBytesView)
         } catch {
             throw ConfigurationError(code: "unreachable", "Cannot reach the manager at \(base): \(error). Check --url and --ca-file.")

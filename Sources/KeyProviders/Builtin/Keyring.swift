@@ -78,9 +78,8 @@ public struct Keyring: Sendable {
     private func add(version: UInt32) throws -> [UInt8] {
         try FileIO.makeDirectory(directory, mode: 0o700)
         let bytes = Identifiers.randomBytes(32)
-        let p = path(version)
-        guard !FileManager.default.fileExists(atPath: p) else { return try key(version: version) }
-        try FileIO.write(Data(bytes), to: p, mode: 0o600)
+        // Two tasks may create the first key at once: exactly one file wins, the other reads it.
+        guard try FileIO.createExclusive(Data(bytes), at: path(version), mode: 0o600) else { return try key(version: version) }
         return bytes
     }
 }

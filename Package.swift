@@ -136,8 +136,8 @@ let package = Package(
         ),
         .testTarget(name: "LegateCoreTests", dependencies: ["LegateCore"], swiftSettings: strict),
         .testTarget(name: "LegateWireTests", dependencies: ["LegateWire"], swiftSettings: strict),
-        .testTarget(name: "LegateCryptoTests", dependencies: ["LegateCrypto"], swiftSettings: strict),
-        .testTarget(name: "LegateMaskingTests", dependencies: ["LegateMasking"], swiftSettings: strict),
+        .testTarget(name: "LegateCryptoTests", dependencies: ["LegateCrypto", "LegateCore"], swiftSettings: strict),
+        .testTarget(name: "LegateMaskingTests", dependencies: ["LegateMasking", "LegateCore"], swiftSettings: strict),
         .testTarget(name: "KeyProvidersTests", dependencies: ["KeyProviders"], swiftSettings: strict),
         .testTarget(name: "LegateAgentTests", dependencies: ["LegateAgent"], swiftSettings: strict),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import LegateCore
 import LegateMasking
 
 /// Masking throughput over a synthetic log with 10/100/1,000 secrets (each with its encodings),
@@ -6,7 +7,7 @@ import LegateMasking
 enum MaskingSuite {
     static func run(quick: Bool, workDir: String) throws -> [BenchFigure] {
         let size = quick ? 8 << 20 : 100 << 20
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         var figures: [BenchFigure] = []
         for count in [10, 100, 1000] {
             let secrets = (0..<count).map { _ in "sk-" + String((0..<24).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &rng) ?? "x" }) }
@@ -61,7 +62,7 @@ enum MaskingSuite {
     }
 
     /// Log-like lines; about one line in 50 carries a secret (raw or base64).
-    static func makeLog(size: Int, secrets: [String], rng: inout SplitMix) -> [UInt8] {
+    static func makeLog(size: Int, secrets: [String], rng: inout SplitMix64) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(size + 256)
         let words = ["GET", "/api/v1/items", "200", "OK", "user=alice", "took", "12ms", "INFO", "worker", "started", "cache", "miss"]
@@ -79,14 +80,3 @@ enum MaskingSuite {
     }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

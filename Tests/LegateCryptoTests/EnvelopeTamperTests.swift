@@ -1,3 +1,4 @@
+import LegateCore
 import Crypto
 import LegateCrypto
 import XCTest

@@ -1,3 +1,4 @@
+import LegateCore
 import Crypto
 import Foundation
 @testable import LegateCrypto

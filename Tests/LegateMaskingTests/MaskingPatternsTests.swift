@@ -1,3 +1,4 @@
+import LegateCore
 import Foundation
 import XCTest
 

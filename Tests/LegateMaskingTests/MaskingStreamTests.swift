@@ -1,3 +1,4 @@
+import LegateCore
 import XCTest
 
 @testable import LegateMasking

@@ -1,20 +1,7 @@
-/// A small, seeded, deterministic random number generator (SplitMix64), so that every property
-/// test failure can be replayed.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
+import LegateCore
 
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Helpers on the shared seeded generator (LegateCore.SplitMix64).
+extension SplitMix64 {
     /// Random bytes drawn from `alphabet`.
     mutating func bytes(count: Int, from alphabet: [UInt8]) -> [UInt8] {
         (0..<count).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &self)] }

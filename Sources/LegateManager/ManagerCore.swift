@@ -269,6 +269,18 @@ public final class ManagerCore: Sendable {
         guard d.status == .active else {
             throw APIError(.conflict, "delegate_not_active", "Delegate \(delegateId) is \(d.status.rawValue); it must heartbeat before it takes tasks.")
         }
+        // Build what the task needs before taking it: a task whose secrets or value are gone is
+        // aborted here instead of being handed out and left running.
+        let secrets: [SecretMaterial]?
+        let operation: SecretOperation?
+        do {
+            secrets = try await secretMaterial(for: t)
+            operation = try await operationPackage(for: t)
+        } catch let e as APIError where e.status == .gone {
+            _ = try await store.requestAbort(taskId: taskId, now: now())
+            logger.warning("task cannot run any more; aborted", metadata: ["task.id": "\(taskId)", "reason": "\(e.message)"])
+            throw e
+        }
         guard let won = try await store.acquire(taskId: taskId, delegateId: delegateId, now: now()) else {
             let status = (try await store.task(id: taskId))?.status.rawValue ?? "gone"
             throw APIError(.conflict, "task_taken", "Task \(taskId) is no longer queued (status \(status)).")
@@ -276,7 +288,7 @@ public final class ManagerCore: Sendable {
         logger.debug("task acquired", metadata: ["task.id": "\(taskId)", "delegate.id": "\(delegateId)", "task.attempt": "\(won.attempt)"])
         return TaskPackage(
             taskId: won.id, attempt: won.attempt, type: won.type, timeoutMs: won.timeoutSeconds * 1000, shell: won.shell,
-            secrets: try await secretMaterial(for: won), secretOperation: try await operationPackage(for: won))
+            secrets: secrets, secretOperation: operation)
     }
 
     /// The delegate may write logs for an attempt it ran, even after losing the task to a retry.

@@ -49,6 +49,10 @@ public final class ManagerRuntime: Sendable {
         let credentials = try Credentials.load(stateDirectory: config.stateDirectory)
         let core = ManagerCore(store: store, credentials: credentials, settings: config.settings, logger: logger)
 
+        let purged = try await store.purgePendingSecrets()
+        if purged > 0 {
+            logger.warning("removed secrets whose value was never sealed before the last stop; create them again", metadata: ["count": "\(purged)"])
+        }
         let adminKeyPath = config.stateDirectory + "/admin.key"
         if try await store.tokens(kind: Credentials.Kind.admin.rawValue).isEmpty {
             let key = try await core.createToken(name: "bootstrap", kind: .admin)

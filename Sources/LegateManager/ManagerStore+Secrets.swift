@@ -96,6 +96,13 @@ extension ManagerStore {
             [.text(envelope), keyVersion.map { .integer($0) } ?? .null, connectorId.map { .text($0) } ?? .null, Self.msData(now), .text(id)])
     }
 
+    /// Secrets whose value never got sealed (their plaintext lived in a previous manager process).
+    public func purgePendingSecrets() async throws -> Int {
+        let n = try await rows("SELECT COUNT(*) AS n FROM secrets WHERE status = 'pending'").first?.column("n")?.integer ?? 0
+        try await run("DELETE FROM secrets WHERE status = 'pending'")
+        return Int(n)
+    }
+
     public func deleteSecret(id: String) async throws {
         try await run("DELETE FROM secrets WHERE id = ?", [.text(id)])
     }
@@ -123,6 +130,13 @@ extension ManagerStore {
             version: Int(r.column("version")?.integer ?? 1), usageScopes: decodeData([String].self, r.column("usage_scopes")) ?? [],
             status: r.column("status")?.string ?? "", createdAt: Date(timeIntervalSince1970: Double(r.column("created_at")?.integer ?? 0) / 1000),
             updatedAt: Date(timeIntervalSince1970: Double(r.column("updated_at")?.integer ?? 0) / 1000))
+    }
+
+    // MARK: Counts
+
+    /// Number of tasks in `status`, without loading them.
+    public func countTasks(status: TaskStatus) async throws -> Int {
+        Int(try await rows("SELECT COUNT(*) AS n FROM tasks WHERE status = ?", [.text(status.rawValue)]).first?.column("n")?.integer ?? 0)
     }
 
     // MARK: Audit

@@ -179,7 +179,7 @@ public final class ManagerClient: Sendable {
         {
             return ClientError(
                 kind: .tls, code: "tls_untrusted",
-                message: "TLS handshake with the manager at \(target) failed (\(Self.short(text))). If the manager uses a private or development CA, set ca_file (LEGATE_CA_FILE) to its CA certificate; check the certificate names \(endpoint.host).")
+                message: "TLS handshake with the manager at \(target) failed (\(Self.short(text))). If the manager uses a private or development CA, set ca_file (LEGATE_CA_FILE) to its CA certificate; check the certificate names \(endpoint.host); if the manager requires client certificates (mTLS), set client_cert_file and client_key_file.")
         }
         if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout || e == .connectTimeout {
             return ClientError(kind: .network, code: "timeout", message: "\(what) to the manager at \(target) timed out; will retry.")

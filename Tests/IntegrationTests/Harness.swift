@@ -111,11 +111,12 @@ struct TestManager: Sendable {
 
 func withManager<T: Sendable>(
     settings: ManagerSettings = Harness.fastSettings(), stateDirectory: String? = nil, logs: LogCapture = LogCapture(),
-    _ body: @Sendable (TestManager) async throws -> T
+    clientCA: String? = nil, _ body: @Sendable (TestManager) async throws -> T
 ) async throws -> T {
     var config = ManagerConfiguration(stateDirectory: stateDirectory ?? Harness.tempDir("legate-manager"))
     config.port = 0
     config.settings = settings
+    config.clientCA = clientCA
     let logger = logs.logger("manager", level: .trace)
     let runtime = try await ManagerRuntime.make(config, logger: logger)
     let group = ServiceGroup(configuration: .init(services: runtime.services.map { .init(service: $0) }, logger: logger))

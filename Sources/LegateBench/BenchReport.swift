@@ -1,4 +1,5 @@
 import Foundation
+import LegateCore
 
 /// One measured figure with the reference measured in the same run.
 public struct BenchFigure: Codable, Sendable {
@@ -81,39 +82,24 @@ enum Stats {
         return s[i]
     }
 
-    /// Runs a command, returning stdout and the wall time. Spawned with a cleared signal mask and
-    /// default handlers: `openssl speed` times itself with SIGALRM, which this process blocks.
+    /// Runs a command, returning stdout and the wall time. (`openssl speed` times itself with
+    /// SIGALRM, which this process blocks: ProcessSpawner gives the child a clean signal state.)
     static func run(_ path: String, _ args: [String]) throws -> (String, Duration) {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("legate-bench-out-\(UUID().uuidString)").path
         let fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw BenchError("cannot create \(out)") }
         defer { unlink(out) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fd, 1)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var all = sigset_t()
-        sigfillset(&all)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
         let clock = ContinuousClock()
         let start = clock.now
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
+        let pid: pid_t
+        do {
+            pid = try ProcessSpawner.spawn(argv: [path] + args, environment: ProcessInfo.processInfo.environment, stdout: fd)
+        } catch {
+            close(fd)
+            throw error
+        }
         close(fd)
-        guard rc == 0 else { throw BenchError("cannot start \(path): \(rc)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = ProcessSpawner.exitStatus(of: pid, wait: true)
         let elapsed = clock.now - start
         return ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "", elapsed)
     }

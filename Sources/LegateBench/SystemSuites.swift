@@ -250,32 +250,17 @@ struct BenchError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// A child process started with posix_spawn; killed and reaped by pid.
+/// A child process started with ProcessSpawner; killed and reaped by pid.
 struct Child {
     let pid: pid_t
 
     static func spawn(_ path: String, _ args: [String]) throws -> Child {
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        let env = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" }.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for p in env { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, env)
-        guard rc == 0 else { throw BenchError("cannot start \(path): \(rc)") }
-        return Child(pid: pid)
+        let env = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" }
+        return Child(pid: try ProcessSpawner.spawn(argv: [path] + args, environment: env))
     }
 
     func kill() {
         Glibc.kill(pid, SIGKILL)
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
+        _ = ProcessSpawner.exitStatus(of: pid, wait: true)
     }
 }

@@ -282,8 +282,8 @@ final class AdminAPI: Sendable {
 }
 
 /// A child process (the real `legate` or `legate-manager` binary) with stdout and stderr captured to
-/// a file. Spawned with posix_spawn and reaped with waitpid by pid, so it does not depend on
-/// Foundation's child monitoring (which missed SIGKILLed children here).
+/// a file. Spawned with ProcessSpawner and reaped by pid, so it does not depend on Foundation's
+/// child monitoring (which missed SIGKILLed children here).
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
     let logPath: String
@@ -294,34 +294,9 @@ final class ChildProcess: @unchecked Sendable {
         let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
         defer { close(fd) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, fd, 1)
-        posix_spawn_file_actions_adddup2(&actions, fd, 2)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var all = sigset_t()
-        sigfillset(&all)
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigdefault(&attr, &all)
-        posix_spawnattr_setsigmask(&attr, &none)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
         var e = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": NSTemporaryDirectory()]
         for (k, v) in env { e[k] = v }
-        let path = Harness.binDirectory + "/" + executable
-        let argv = ([path] + args).map { strdup($0) } + [nil]
-        let envp = e.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for p in argv { free(p) }
-            for p in envp { free(p) }
-        }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: rc) ?? .EINVAL) }
+        let pid = try ProcessSpawner.spawn(argv: [Harness.binDirectory + "/" + executable] + args, environment: e, stdout: fd, stderr: fd)
         self.pid = pid
     }
 
@@ -335,9 +310,7 @@ final class ChildProcess: @unchecked Sendable {
     func poll() -> Int32? {
         state.withLock { exit in
             if let exit { return exit }
-            var status: Int32 = 0
-            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-            exit = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+            exit = ProcessSpawner.exitStatus(of: pid)
             return exit
         }
     }
@@ -356,8 +329,7 @@ final class ChildProcess: @unchecked Sendable {
     deinit {
         if poll() == nil {
             kill(pid, SIGKILL)
-            var status: Int32 = 0
-            waitpid(pid, &status, 0)
+            _ = ProcessSpawner.exitStatus(of: pid, wait: true)
         }
     }
 }

@@ -154,8 +154,9 @@ final class ResilienceTests: XCTestCase {
                 let lost = try await Harness.eventually("victim declared lost", timeout: .seconds(10)) {
                     try await admin.delegates().contains { $0.name == "victim" && $0.status == .lost }
                 }
-                // Lost after 3 silent intervals from its last heartbeat, checked every half interval.
-                XCTAssertLessThanOrEqual(lost, interval * 3 + interval / 2 + .milliseconds(300), "detection took \(lost)")
+                // Lost 3 intervals after its last heartbeat (which preceded the kill), found by a
+                // reaper pass every half interval; the slack covers scheduling on a loaded machine.
+                XCTAssertLessThanOrEqual(lost, interval * 3 + interval / 2 + .milliseconds(500), "detection took \(lost)")
 
                 let final = try await admin.waitFinal([task.id], timeout: .seconds(20))
                 let v = try XCTUnwrap(final.first)

@@ -60,39 +60,39 @@ struct SecretInjector {
         }
 
         func substitute() throws -> Prepared {
-        var out = spec
-        var env = spec.env ?? [:]
-        var variables: [String: String] = [:]
-        // One variable per reference, numbered, so `db-pass` and `db_pass` never share one.
-        var names: [String: String] = [:]
-        if let script = spec.script {
-            out.script = try SecretExpression.substitute(in: script, field: "script") { ref in
-                let (kind, v) = try value(ref)
-                if kind == .file { return try path(for: ref.description, v) }
-                let name = names[ref.description] ?? "LEGATE_SECRET_\(names.count + 1)"
-                names[ref.description] = name
-                variables[name] = text(v)
-                return "${\(name)}"
+            var out = spec
+            var env = spec.env ?? [:]
+            var variables: [String: String] = [:]
+            // One variable per reference, numbered, so `db-pass` and `db_pass` never share one.
+            var names: [String: String] = [:]
+            if let script = spec.script {
+                out.script = try SecretExpression.substitute(in: script, field: "script") { ref in
+                    let (kind, v) = try value(ref)
+                    if kind == .file { return try path(for: ref.description, v) }
+                    let name = names[ref.description] ?? "LEGATE_SECRET_\(names.count + 1)"
+                    names[ref.description] = name
+                    variables[name] = text(v)
+                    return "${\(name)}"
+                }
             }
-        }
-        for (k, v) in env {
-            env[k] = try SecretExpression.substitute(in: v, field: "env.\(k)") { ref in
-                let (kind, s) = try value(ref)
-                return kind == .file ? try path(for: ref.description, s) : text(s)
-            }
-        }
-        if let command = spec.command {
-            out.command = try command.enumerated().map { i, arg in
-                try SecretExpression.substitute(in: arg, field: "command[\(i)]") { ref in
+            for (k, v) in env {
+                env[k] = try SecretExpression.substitute(in: v, field: "env.\(k)") { ref in
                     let (kind, s) = try value(ref)
                     return kind == .file ? try path(for: ref.description, s) : text(s)
                 }
             }
-        }
-        for (k, v) in variables { env[k] = v }
-        out.env = env.isEmpty ? nil : env
-        let values = opened.values.map { $0.1.withUnsafeBytes { Array($0) } }
-        return Prepared(spec: out, masker: SecretMasker(secrets: values), values: values, tempDirectory: tempDirectory)
+            if let command = spec.command {
+                out.command = try command.enumerated().map { i, arg in
+                    try SecretExpression.substitute(in: arg, field: "command[\(i)]") { ref in
+                        let (kind, s) = try value(ref)
+                        return kind == .file ? try path(for: ref.description, s) : text(s)
+                    }
+                }
+            }
+            for (k, v) in variables { env[k] = v }
+            out.env = env.isEmpty ? nil : env
+            let values = opened.values.map { $0.1.withUnsafeBytes { Array($0) } }
+            return Prepared(spec: out, masker: SecretMasker(secrets: values), values: values, tempDirectory: tempDirectory)
         }
     }
 

@@ -61,8 +61,9 @@ public enum Envelope {
             throw .cryptoFailure(operation: "seal an envelope with AES-256-GCM")
         }
         out.reserveCapacity(out.count + box.ciphertext.count + box.tag.count)
-        out.append(contentsOf: box.ciphertext)
-        out.append(contentsOf: box.tag)
+        // Appending through raw buffers is a memcpy; appending `Data` as a sequence goes byte by byte.
+        box.ciphertext.withUnsafeBytes { out.append(contentsOf: $0) }
+        box.tag.withUnsafeBytes { out.append(contentsOf: $0) }
         return out
     }
 
@@ -101,7 +102,9 @@ public enum Envelope {
                 tag: envelope[tagStart...])
             var plaintext = try AES.GCM.open(box, using: dataKey, authenticating: aad)
             defer { SecureZero.zero(&plaintext) }
-            return SecretBytes(plaintext)
+            return SecretBytes(count: plaintext.count) { destination in
+                plaintext.withUnsafeBytes { destination.copyMemory(from: $0) }
+            }
         } catch {
             throw .authenticationFailed(identity: identity)
         }

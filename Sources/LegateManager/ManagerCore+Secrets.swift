@@ -46,7 +46,9 @@ extension ManagerCore {
         let record = ManagerStore.ConnectorRecord(
             id: Identifiers.make(prefix: "c_"), name: name, type: req.type, scope: scope.description, config: config,
             selectors: Selectors.normalize(req.selectors ?? []), credentials: credentials, createdAt: now())
-        try await store.insertConnector(record)
+        do { try await store.insertConnector(record) } catch let e as StoreError where e.isUniqueViolation {
+            throw APIError(.conflict, "already_exists", "A connector named '\(name)' already exists in \(scope).")
+        }
         try await store.audit(actor: actor, action: "connector.create", target: record.id, detail: "\(record.type) \(scope)/\(name)", now: now())
         return record.view
     }
@@ -132,7 +134,10 @@ extension ManagerCore {
             id: Identifiers.make(prefix: "s_"), scope: scope.description, name: req.name, kind: req.kind ?? .text,
             connectorId: connector.id, envelope: nil, keyVersion: nil, version: 1, usageScopes: usage.map(\.description),
             status: "pending", createdAt: t, updatedAt: t)
-        try await store.insertSecret(record)
+        do { try await store.insertSecret(record) } catch let e as StoreError where e.isUniqueViolation {
+            // Another request created the same name between our check and the insert.
+            throw APIError(.conflict, "already_exists", "Secret '\(req.name)' already exists in \(scope).")
+        }
         let op = SecretOperation(kind: .encrypt, secretId: record.id, identity: record.identity, connector: connector.ref)
         let task = try await createInternalTask(
             type: "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: req.value, subject: record.id)

@@ -10,6 +10,9 @@ public struct StoreError: LegateError {
     public let message: String
     public var origin: ErrorOrigin { .external }
     public var persistence: ErrorPersistence { .transient }
+
+    /// A UNIQUE constraint refused the write (a concurrent create of the same name).
+    public var isUniqueViolation: Bool { message.contains("UNIQUE constraint failed") }
 }
 
 /// The manager's durable state in one SQLite file: tokens, delegates, tasks, logs.

@@ -49,6 +49,16 @@ final class ConnectorRulesTests: XCTestCase {
             XCTAssertEqual(missing.0, "secret_not_found")
             let unknown = await failure(CreateConnectorRequest(name: "x", type: "ftp", scope: "acme"))
             XCTAssertEqual(unknown.0, "unsupported_connector_type")
+            // A concurrent create that slips past the name check is refused by the store as such.
+            let dup = ManagerStore.ConnectorRecord(
+                id: Identifiers.make(prefix: "c_"), name: "kms", type: "awskms", scope: "acme/payments", config: [:], selectors: [],
+                credentials: [:], createdAt: t)
+            do {
+                try await core.store.insertConnector(dup)
+                XCTFail("duplicate connector stored")
+            } catch let e as StoreError {
+                XCTAssertTrue(e.isUniqueViolation, e.message)
+            }
             let builtinCreds = await failure(CreateConnectorRequest(
                 name: "b2", type: "builtin", scope: "acme", credentials: ["k": "aws-secret-key"]))
             XCTAssertEqual(builtinCreds.0, "invalid_field")

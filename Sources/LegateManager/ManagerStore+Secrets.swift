@@ -51,8 +51,8 @@ extension ManagerStore {
     public func insertConnector(_ c: ConnectorRecord) async throws {
         try await run(
             "INSERT INTO connectors (id, name, type, scope, config, selectors, credentials, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [.text(c.id), .text(c.name), .text(c.type), .text(c.scope), Self.jsonData(c.config), Self.jsonData(c.selectors),
-             Self.jsonData(c.credentials), Self.msData(c.createdAt)])
+            [.text(c.id), .text(c.name), .text(c.type), .text(c.scope), Self.json(c.config), Self.json(c.selectors),
+             Self.json(c.credentials), Self.ms(c.createdAt)])
     }
 
     public func connector(id: String) async throws -> ConnectorRecord? {
@@ -70,10 +70,10 @@ extension ManagerStore {
     static func connectorRecord(_ r: SQLiteRow) -> ConnectorRecord {
         ConnectorRecord(
             id: r.column("id")?.string ?? "", name: r.column("name")?.string ?? "", type: r.column("type")?.string ?? "",
-            scope: r.column("scope")?.string ?? "", config: decodeData([String: String].self, r.column("config")) ?? [:],
-            selectors: decodeData([String].self, r.column("selectors")) ?? [],
-            credentials: decodeData([String: String].self, r.column("credentials")) ?? [:],
-            createdAt: Date(timeIntervalSince1970: Double(r.column("created_at")?.integer ?? 0) / 1000))
+            scope: r.column("scope")?.string ?? "", config: decode([String: String].self, r.column("config")) ?? [:],
+            selectors: decode([String].self, r.column("selectors")) ?? [],
+            credentials: decode([String: String].self, r.column("credentials")) ?? [:],
+            createdAt: date(r.column("created_at")))
     }
 
     // MARK: Secrets
@@ -86,14 +86,14 @@ extension ManagerStore {
             """,
             [.text(s.id), .text(s.scope), .text(s.name), .text(s.kind.rawValue), .text(s.connectorId),
              s.envelope.map { .text($0) } ?? .null, s.keyVersion.map { .integer($0) } ?? .null, .integer(s.version),
-             Self.jsonData(s.usageScopes), .text(s.status), Self.msData(s.createdAt), Self.msData(s.updatedAt)])
+             Self.json(s.usageScopes), .text(s.status), Self.ms(s.createdAt), Self.ms(s.updatedAt)])
     }
 
     /// Stores a new envelope (after encrypt, rewrap or migrate) and optionally a new connector.
     public func updateSecretEnvelope(id: String, envelope: String, keyVersion: Int?, connectorId: String?, now: Date) async throws {
         try await run(
             "UPDATE secrets SET envelope = ?, key_version = ?, connector_id = COALESCE(?, connector_id), status = 'active', updated_at = ? WHERE id = ?",
-            [.text(envelope), keyVersion.map { .integer($0) } ?? .null, connectorId.map { .text($0) } ?? .null, Self.msData(now), .text(id)])
+            [.text(envelope), keyVersion.map { .integer($0) } ?? .null, connectorId.map { .text($0) } ?? .null, Self.ms(now), .text(id)])
     }
 
     /// Secrets whose value never got sealed (their plaintext lived in a previous manager process).
@@ -127,9 +127,9 @@ extension ManagerStore {
             id: r.column("id")?.string ?? "", scope: r.column("scope")?.string ?? "", name: r.column("name")?.string ?? "",
             kind: SecretKind(rawValue: r.column("kind")?.string ?? "") ?? .text, connectorId: r.column("connector_id")?.string ?? "",
             envelope: r.column("envelope")?.string, keyVersion: r.column("key_version")?.integer.map { Int($0) },
-            version: Int(r.column("version")?.integer ?? 1), usageScopes: decodeData([String].self, r.column("usage_scopes")) ?? [],
-            status: r.column("status")?.string ?? "", createdAt: Date(timeIntervalSince1970: Double(r.column("created_at")?.integer ?? 0) / 1000),
-            updatedAt: Date(timeIntervalSince1970: Double(r.column("updated_at")?.integer ?? 0) / 1000))
+            version: Int(r.column("version")?.integer ?? 1), usageScopes: decode([String].self, r.column("usage_scopes")) ?? [],
+            status: r.column("status")?.string ?? "", createdAt: date(r.column("created_at")),
+            updatedAt: date(r.column("updated_at")))
     }
 
     // MARK: Counts
@@ -144,26 +144,16 @@ extension ManagerStore {
     public func audit(actor: String, action: String, target: String, detail: String, now: Date) async throws {
         try await run(
             "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-            [Self.msData(now), .text(actor), .text(action), .text(target), .text(detail)])
+            [Self.ms(now), .text(actor), .text(action), .text(target), .text(detail)])
     }
 
     public func auditTrail(limit: Int = 1000) async throws -> [AuditEntry] {
         try await rows("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", [.integer(limit)]).map { r in
             AuditEntry(
-                seq: Int(r.column("seq")?.integer ?? 0), at: Date(timeIntervalSince1970: Double(r.column("at")?.integer ?? 0) / 1000),
+                seq: Int(r.column("seq")?.integer ?? 0), at: Self.date(r.column("at")),
                 actor: r.column("actor")?.string ?? "", action: r.column("action")?.string ?? "",
                 target: r.column("target")?.string ?? "", detail: r.column("detail")?.string ?? "")
         }
     }
 
-    // MARK: Helpers
-
-    static func msData(_ d: Date) -> SQLiteData { .integer(Int(d.timeIntervalSince1970 * 1000)) }
-    static func jsonData<T: Encodable>(_ v: T) -> SQLiteData {
-        .text((try? WireCoding.encode(v)).flatMap { String(data: $0, encoding: .utf8) } ?? "null")
-    }
-    static func decodeData<T: Decodable>(_ t: T.Type, _ d: SQLiteData?) -> T? {
-        guard let s = d?.string else { return nil }
-        return try? WireCoding.decoder().decode(T.self, from: Data(s.utf8))
-    }
 }

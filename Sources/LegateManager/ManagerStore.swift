@@ -150,14 +150,14 @@ public actor ManagerStore {
         return Int(rows.first?.column("n")?.integer ?? 0)
     }
 
-    private static func ms(_ date: Date) -> SQLiteData { .integer(Int(date.timeIntervalSince1970 * 1000)) }
-    private static func date(_ data: SQLiteData?) -> Date {
+    static func ms(_ date: Date) -> SQLiteData { .integer(Int(date.timeIntervalSince1970 * 1000)) }
+    static func date(_ data: SQLiteData?) -> Date {
         Date(timeIntervalSince1970: Double(data?.integer ?? 0) / 1000)
     }
-    private static func json<T: Encodable>(_ value: T) -> SQLiteData {
+    static func json<T: Encodable>(_ value: T) -> SQLiteData {
         .text((try? WireCoding.encode(value)).flatMap { String(data: $0, encoding: .utf8) } ?? "null")
     }
-    private static func decode<T: Decodable>(_ type: T.Type, _ data: SQLiteData?) -> T? {
+    static func decode<T: Decodable>(_ type: T.Type, _ data: SQLiteData?) -> T? {
         guard let s = data?.string else { return nil }
         return try? WireCoding.decoder().decode(T.self, from: Data(s.utf8))
     }

@@ -154,11 +154,11 @@ struct AgentSpec: Sendable {
     var capacity = 8
 }
 
-func agentConfiguration(_ m: TestManager, tokenFile: String, spec: AgentSpec, caFile: String?? = nil) throws -> AgentConfiguration.Validated {
+func agentConfiguration(_ m: TestManager, tokenFile: String, spec: AgentSpec) throws -> AgentConfiguration.Validated {
     var c = AgentConfiguration()
     c.managerURL = m.url
     c.tokenFile = tokenFile
-    c.caFile = caFile ?? m.caFile
+    c.caFile = m.caFile
     c.name = spec.name
     c.tags = spec.tags
     c.capacity = spec.capacity
@@ -197,6 +197,30 @@ func withAgents<T: Sendable>(
             return result
         } catch {
             for a in started { await a.stop() }
+            try? await tasks.waitForAll()
+            throw error
+        }
+    }
+}
+
+/// Runs one in-process agent with a given configuration for the duration of `body`.
+func withAgentService<T: Sendable>(_ config: AgentConfiguration.Validated, _ body: @Sendable (AgentMonitor) async throws -> T) async throws -> T {
+    let monitor = AgentMonitor()
+    let logs = LogCapture()
+    let service = AgentService(configuration: config, monitor: monitor, logger: logs.logger("agent"))
+    let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logs.logger("group")))
+    return try await withThrowingTaskGroup(of: T?.self) { tasks in
+        tasks.addTask {
+            try await group.run()
+            return nil
+        }
+        do {
+            let r = try await body(monitor)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return r
+        } catch {
+            await group.triggerGracefulShutdown()
             try? await tasks.waitForAll()
             throw error
         }

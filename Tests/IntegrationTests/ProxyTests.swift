@@ -2,7 +2,6 @@ import Foundation
 import LegateAgent
 import LegateCore
 import LegateWire
-import ServiceLifecycle
 import Synchronization
 import XCTest
 
@@ -121,29 +120,5 @@ final class ProxyTests: XCTestCase {
         // NO_PROXY exempts the manager's host.
         let bypass = try ProxySettings.resolve(httpsProxy: "http://127.0.0.1:\(proxy.port)", noProxy: "localhost", for: "localhost")
         XCTAssertNil(bypass)
-    }
-}
-
-/// Runs one in-process agent with a given configuration for the duration of `body`.
-func withAgentService<T: Sendable>(_ config: AgentConfiguration.Validated, _ body: @Sendable (AgentMonitor) async throws -> T) async throws -> T {
-    let monitor = AgentMonitor()
-    let logs = LogCapture()
-    let service = AgentService(configuration: config, monitor: monitor, logger: logs.logger("agent"))
-    let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logs.logger("group")))
-    return try await withThrowingTaskGroup(of: T?.self) { tasks in
-        tasks.addTask {
-            try await group.run()
-            return nil
-        }
-        do {
-            let r = try await body(monitor)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return r
-        } catch {
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
-            throw error
-        }
     }
 }

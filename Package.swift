@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -58,6 +61,24 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ProviderAWS",
+            dependencies: [
+                "LegateCore", "LegateCrypto", "KeyProviders",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ProviderVault",
+            dependencies: [
+                "LegateCore", "LegateCrypto", "KeyProviders",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "LegateWire",
             dependencies: ["LegateCore"],
             swiftSettings: strict
@@ -79,6 +100,9 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -102,7 +126,7 @@ let package = Package(
         .target(
             name: "LegateBench",
             dependencies: [
-                "LegateCore", "LegateWire", "LegateCrypto", "LegateMasking", "LegateAgent", "LegateManager",
+                "LegateCore", "LegateWire", "LegateCrypto", "LegateMasking", "LegateAgent", "LegateManager", "KeyProviders", "ProviderAWS", "ProviderVault",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -116,13 +140,16 @@ let package = Package(
             name: "legate",
             dependencies: [
                 "LegateBench",
-                "LegateCore", "LegateWire", "LegateAgent", "LegateManager", "KeyProviders",
+                "LegateCore", "LegateWire", "LegateAgent", "LegateManager", "KeyProviders", "ProviderAWS", "ProviderVault",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["GitRevisionPlugin"]
         ),
+        // Stamps `legate version` with the git revision at build time (docs/decisions.md).
+        .plugin(name: "GitRevisionPlugin", capability: .buildTool()),
         .executableTarget(
             name: "legate-manager",
             dependencies: [
@@ -139,12 +166,17 @@ let package = Package(
         .testTarget(name: "LegateCryptoTests", dependencies: ["LegateCrypto", "LegateCore"], swiftSettings: strict),
         .testTarget(name: "LegateMaskingTests", dependencies: ["LegateMasking", "LegateCore"], swiftSettings: strict),
         .testTarget(name: "KeyProvidersTests", dependencies: ["KeyProviders"], swiftSettings: strict),
+        .testTarget(
+            name: "ProviderAWSTests", dependencies: ["ProviderAWS", "KeyProviders", "LegateCore"],
+            resources: [.copy("Resources")], swiftSettings: strict),
         .testTarget(name: "LegateAgentTests", dependencies: ["LegateAgent"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "LegateAgent", "LegateManager", "LegateWire", "LegateCore",
+                "LegateAgent", "LegateManager", "LegateWire", "LegateCore", "KeyProviders", "ProviderAWS", "ProviderVault", "LegateBench",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "X509", package: "swift-certificates"),

@@ -51,12 +51,34 @@ public protocol KeyManager: Sendable {
     func validate() async throws -> ValidationReport
 }
 
+/// How a value is written to a secret store.
+public struct StoreWriteOptions: Sendable, Equatable {
+    /// Store as binary (file secrets) rather than text, where the store distinguishes them.
+    public var binary: Bool
+    /// Makes a retried write idempotent where the store supports it (e.g. ClientRequestToken);
+    /// the agent derives it from the task id and attempt.
+    public var idempotencyToken: String?
+
+    public init(binary: Bool = false, idempotencyToken: String? = nil) {
+        self.binary = binary
+        self.idempotencyToken = idempotencyToken
+    }
+}
+
 /// A secret store keeps the value itself (Vault KV, Secrets Manager, Key Vault secrets); the
-/// manager keeps only a reference.
+/// manager keeps only a reference (the path).
 public protocol SecretStore: Sendable {
-    func get(_ path: String) async throws -> SecretBytes
-    /// Returns the version the store assigned, when it has versions.
-    func put(_ path: String, value: SecretBytes) async throws -> String?
+    /// Reads the current value (or `version`, when given and the store has versions).
+    func get(_ path: String, version: String?) async throws -> SecretBytes
+    /// Creates or updates the value. Returns the version the store assigned, when it has versions.
+    func put(_ path: String, value: SecretBytes, options: StoreWriteOptions) async throws -> String?
+    /// Deletes the value; deleting what does not exist succeeds.
     func delete(_ path: String) async throws
     func validate() async throws -> ValidationReport
+}
+
+/// A driver instance with upkeep to do between tasks (renewing a Vault token before its TTL
+/// ends); the agent calls ``maintain()`` every few seconds for every live instance.
+public protocol MaintainedConnector: Sendable {
+    func maintain() async
 }

@@ -21,6 +21,8 @@ public struct AgentConfiguration: Sendable {
     public var drainGrace: Duration = .seconds(60)
     public var logLevel: String = "info"
     public var logFormat: String = "text"
+    /// `host:port` (loopback only) for the Prometheus endpoint; nil or empty: no metrics.
+    public var metricsListen: String?
 
     public init() {}
 
@@ -28,6 +30,7 @@ public struct AgentConfiguration: Sendable {
     public static let fileKeys: [String] = [
         "manager_url", "token", "token_file", "name", "tags", "capacity", "state_dir", "ca_file", "client_cert_file",
         "client_key_file", "https_proxy", "no_proxy", "drain_grace_seconds", "log_level", "log_format",
+        "metrics_listen",
     ]
 
     static func defaultHostname() -> String {
@@ -83,6 +86,7 @@ public struct AgentConfiguration: Sendable {
             case "drain_grace_seconds": drainGrace = .seconds(try Self.int(try scalar(), where_))
             case "log_level": logLevel = try scalar()
             case "log_format": logFormat = try scalar()
+            case "metrics_listen": metricsListen = try scalar()
             default:
                 throw ConfigurationError(
                     code: "unknown_config_key",
@@ -117,6 +121,7 @@ public struct AgentConfiguration: Sendable {
         if let v = env["LEGATE_DRAIN_GRACE_SECONDS"] { drainGrace = .seconds(try Self.int(v, "LEGATE_DRAIN_GRACE_SECONDS")) }
         if let v = env["LEGATE_LOG_LEVEL"] { logLevel = v }
         if let v = env["LEGATE_LOG_FORMAT"] { logFormat = v }
+        if let v = env["LEGATE_METRICS_LISTEN"] { metricsListen = v }
     }
 
     /// Splits a comma- or space-separated list, dropping empty entries.
@@ -139,6 +144,8 @@ public struct AgentConfiguration: Sendable {
         public var token: Redacted<String>
         public var raw: AgentConfiguration
         public var proxy: ProxySettings?
+        /// The Prometheus endpoint, when enabled.
+        public var metrics: MetricsAddress? = nil
     }
 
     public func validated() throws -> Validated {
@@ -175,9 +182,10 @@ public struct AgentConfiguration: Sendable {
         }
         guard drainGrace >= .zero else { throw ConfigurationError("drain_grace_seconds must be ≥ 0.") }
         let proxy = try ProxySettings.resolve(httpsProxy: httpsProxy, noProxy: noProxy, for: endpoint.host)
+        let metrics = try metricsListen.flatMap { $0.trimmingWhitespace().isEmpty ? nil : try MetricsAddress($0) }
         var raw = self
         raw.name = trimmedName
-        return Validated(manager: endpoint, token: Redacted(tokenValue), raw: raw, proxy: proxy)
+        return Validated(manager: endpoint, token: Redacted(tokenValue), raw: raw, proxy: proxy, metrics: metrics)
     }
 }
 

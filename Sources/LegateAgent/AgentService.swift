@@ -24,22 +24,29 @@ public struct AgentExit: LegateError {
 /// The agent as a `Service`: registers, keeps the stream (or polls), heartbeats, acquires and runs
 /// tasks, and drains on graceful shutdown. All decisions about the connection come from
 /// ``ConnectionStateMachine``; this type performs its actions and feeds it events.
-public struct AgentService: Service {
+public struct AgentService: Service, CustomStringConvertible {
     public let configuration: AgentConfiguration.Validated
     public let monitor: AgentMonitor
     let logger: Logger
     let providers: ProviderRegistry
+    let environment: [String: String]
 
     /// `providers` maps connector types to drivers; the default has the built-in connector.
+    /// `environment` is where drivers look for host credentials (AWS_*, token files); tests inject it.
     public init(
         configuration: AgentConfiguration.Validated, monitor: AgentMonitor = AgentMonitor(), logger: Logger,
-        providers: ProviderRegistry = AgentService.builtinProviders
+        providers: ProviderRegistry = AgentService.builtinProviders, environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         self.configuration = configuration
         self.monitor = monitor
         self.logger = logger
         self.providers = providers
+        self.environment = environment
     }
+
+    /// ServiceGroup logs its services at start; the default reflection would print the
+    /// environment (which may hold AWS_SECRET_ACCESS_KEY).
+    public var description: String { "AgentService(\(configuration.raw.name) → \(configuration.manager.baseURL))" }
 
     public static var builtinProviders: ProviderRegistry {
         var r = ProviderRegistry()
@@ -47,22 +54,39 @@ public struct AgentService: Service {
         return r
     }
 
-    public static let supportedTaskTypes = ["shell", "secret.encrypt", "secret.rewrap", "secret.migrate", "connector.validate"]
+    public static let supportedTaskTypes = [
+        "shell", "secret.encrypt", "secret.rewrap", "secret.migrate", "secret.upsert", "secret.delete", "connector.validate",
+    ]
 
     public func run() async throws {
         let tls = try AgentTLS.make(configuration.raw)
         let client = ManagerClient(config: configuration, tls: tls, logger: logger)
         try FileIO.makeDirectory(configuration.raw.stateDirectory, mode: 0o700)
+        let transport = try ProviderHTTPClient(configuration: configuration.raw)
+        let activeSecrets = ActiveSecrets()
         let worker = SecretWorker(
-            registry: providers, context: ProviderContext(stateDirectory: configuration.raw.stateDirectory, logger: logger))
-        let loop = AgentLoop(configuration: configuration, client: client, tls: tls, monitor: monitor, logger: logger, worker: worker)
+            registry: providers,
+            context: ProviderContext(
+                stateDirectory: configuration.raw.stateDirectory, logger: logger, retry: RetryPolicy(maxAttempts: 8), transport: transport,
+                environment: environment),
+            revealed: { owner, values in activeSecrets.add(task: owner, values: values) })
+        let loop = AgentLoop(
+            configuration: configuration, client: client, tls: tls, monitor: monitor, logger: logger, worker: worker, activeSecrets: activeSecrets)
         do {
-            try await loop.run()
+            // Driver upkeep (Vault token renewal) runs beside the loop and ends with it.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await loop.run() }
+                group.addTask { await worker.maintainDrivers(every: .seconds(2)) }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
         } catch {
             await client.shutdown()
+            await transport.shutdown()
             throw error
         }
         await client.shutdown()
+        await transport.shutdown()
     }
 }
 
@@ -94,13 +118,14 @@ final class AgentLoop: Sendable {
     let instanceId = Identifiers.make(prefix: "i_")
     let pollGeneration = Atomic<Int>(0)
     let worker: SecretWorker
-    /// Secrets of running tasks, masked out of the agent's own log lines.
-    let activeSecrets = ActiveSecrets()
+    /// Secrets of running tasks and connector credentials, masked out of the agent's own log lines.
+    let activeSecrets: ActiveSecrets
 
     init(
         configuration: AgentConfiguration.Validated, client: ManagerClient, tls: TLSConfiguration, monitor: AgentMonitor,
-        logger: Logger, worker: SecretWorker
+        logger: Logger, worker: SecretWorker, activeSecrets: ActiveSecrets
     ) {
+        self.activeSecrets = activeSecrets
         self.configuration = configuration
         self.client = client
         self.tls = tls
@@ -125,9 +150,11 @@ final class AgentLoop: Sendable {
         let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(30))
         var attempt = 0
         while true {
+            monitor.update { $0.registrationAttempts += 1 }
             do {
                 return try await client.register(registerRequest(previous: previous), token: configuration.token)
             } catch {
+                monitor.update { $0.lastRegistrationError = error.message }
                 guard error.isTransient else { throw error }
                 let delay = backoff.delay(attempt: attempt)
                 attempt += 1
@@ -205,6 +232,7 @@ final class AgentLoop: Sendable {
         let now = ContinuousClock.now
         switch event {
         case .tick:
+            monitor.loopTick(now: now)
             if var m = state.machine, !state.registering {
                 let actions = m.tick(now: now, jitter: .random(in: 0..<1))
                 state.machine = m
@@ -259,6 +287,7 @@ final class AgentLoop: Sendable {
             for n in notices { await handle(n, state: &state, group: &group, sink: sink) }
 
         case .heartbeatAck(let ack):
+            monitor.update { $0.lastHeartbeatAck = Date() }
             for id in ack.abortTaskIds { state.slots[id]?.stop(.abortedByManager) }
 
         case .callFailed(let error):
@@ -318,6 +347,7 @@ final class AgentLoop: Sendable {
         case .taskAbort(let id):
             state.slots[id]?.stop(.abortedByManager)
         case .heartbeatAck(let ack):
+            monitor.update { $0.lastHeartbeatAck = Date() }
             if var m = state.machine {
                 let actions = m.heartbeatAcknowledged(seq: ack.seq, now: .now)
                 state.machine = m
@@ -378,6 +408,8 @@ final class AgentLoop: Sendable {
             $0.registered = true
             $0.delegateId = r.delegateId
             $0.registrations += 1
+            $0.lastRegistrationError = nil
+            $0.lastHeartbeatAck = Date()
         }
         let actions = machine.tick(now: now, jitter: 0)
         state.machine = machine
@@ -532,6 +564,7 @@ final class AgentLoop: Sendable {
             do {
                 prepared = try await SecretInjector.prepare(package, spec: spec, worker: worker)
             } catch let e as any LegateError {
+                monitor.update { $0.providerErrors[e.origin.rawValue, default: 0] += 1 }
                 return failure(e.message)
             } catch {
                 return failure("Cannot prepare the task's secrets: \(error)")
@@ -544,7 +577,7 @@ final class AgentLoop: Sendable {
             SecretInjector.cleanUp(prepared)
             r.message = r.message.map { prepared.masker.mask($0) }
             return r
-        case "secret.encrypt", "secret.rewrap", "secret.migrate", "connector.validate":
+        case "secret.encrypt", "secret.rewrap", "secret.migrate", "secret.upsert", "secret.delete", "connector.validate":
             guard let op = package.secretOperation else { return failure("\(package.type) task without an operation.") }
             if let b64 = op.plaintext, let raw = Data(base64Encoded: b64) {
                 activeSecrets.add(task: package.taskId, values: [Array(raw)])
@@ -555,6 +588,7 @@ final class AgentLoop: Sendable {
                     attempt: package.attempt, outcome: .succeeded, exitCode: nil, message: nil, startedAt: started,
                     finishedAt: Date(), logEntries: 0, output: output)
             } catch let e as any LegateError {
+                monitor.update { $0.providerErrors[e.origin.rawValue, default: 0] += 1 }
                 log.warning("secret task failed", metadata: ["error": "\(e.message)", "code": "\(e.code)"])
                 return failure(e.message)
             } catch {

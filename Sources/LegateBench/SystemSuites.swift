@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import KeyProviders
 import LegateAgent
 import LegateCore
 import LegateManager
@@ -40,8 +41,8 @@ struct BenchManager {
 }
 
 /// Runs `body` with a manager serving in the background.
-func withBenchManager<T: Sendable>(dir: String, _ body: @Sendable (BenchManager) async throws -> T) async throws -> T {
-    let m = try await BenchManager.start(dir: dir)
+func withBenchManager<T: Sendable>(dir: String, heartbeat: Duration = .seconds(2), _ body: @Sendable (BenchManager) async throws -> T) async throws -> T {
+    let m = try await BenchManager.start(dir: dir, heartbeat: heartbeat)
     return try await withThrowingTaskGroup(of: T?.self) { tasks in
         tasks.addTask {
             try await m.group.run()
@@ -214,7 +215,10 @@ enum DispatchSuite {
         return out
     }
 
-    static func withAgents(url: String, ca: String, token: String, dir: String, count: Int, _ body: ([AgentMonitor]) async throws -> Void) async throws {
+    static func withAgents(
+        url: String, ca: String, token: String, dir: String, count: Int, providers: ProviderRegistry = AgentService.builtinProviders,
+        _ body: ([AgentMonitor]) async throws -> Void
+    ) async throws {
         var services: [(AgentMonitor, ServiceGroup)] = []
         var logger = Logger(label: "bench-agent")
         logger.logLevel = .critical
@@ -227,7 +231,7 @@ enum DispatchSuite {
             c.capacity = 32
             c.stateDirectory = dir + "/bench-agent-\(count)-\(i)"
             let monitor = AgentMonitor()
-            let service = AgentService(configuration: try c.validated(), monitor: monitor, logger: logger)
+            let service = AgentService(configuration: try c.validated(), monitor: monitor, logger: logger, providers: providers)
             services.append((monitor, ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))))
         }
         try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -19,11 +19,13 @@ public enum FileIO {
     }
 
     /// Writes atomically (temp file + rename) with `mode` set before any byte is written.
-    public static func write(_ text: String, to path: String, mode: Int) throws {
-        try write(Data(text.utf8), to: path, mode: mode)
+    /// `sync: false` skips the fsync, for frequently rewritten files that need atomicity but not
+    /// durability (the agent's status file).
+    public static func write(_ text: String, to path: String, mode: Int, sync: Bool = true) throws {
+        try write(Data(text.utf8), to: path, mode: mode, sync: sync)
     }
 
-    public static func write(_ data: Data, to path: String, mode: Int) throws {
+    public static func write(_ data: Data, to path: String, mode: Int, sync: Bool = true) throws {
         let tmp = path + ".tmp-\(getpid())-" + Identifiers.make(prefix: "")
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode_t(mode))
         guard fd >= 0 else {
@@ -43,7 +45,7 @@ public enum FileIO {
             }
         }
         fchmod(fd, mode_t(mode))
-        if fsync(fd) != 0 { ok = false }
+        if sync, fsync(fd) != 0 { ok = false }
         close(fd)
         guard ok, rename(tmp, path) == 0 else {
             unlink(tmp)

@@ -3,13 +3,19 @@ import Logging
 
 /// Process-wide logging: human-readable lines or JSON on stderr.
 public enum LogSetup {
-    public static func bootstrap(level: String, format: String, label: String) throws -> Logger {
+    /// Checks a log level and format without installing anything (`legate check`).
+    public static func validate(level: String, format: String) throws -> Logger.Level {
         guard let lvl = Logger.Level(rawValue: level.lowercased()) else {
             throw ConfigurationError("log level '\(level)' is not one of trace, debug, info, notice, warning, error, critical.")
         }
         guard format == "text" || format == "json" else {
             throw ConfigurationError("log format '\(format)' is not one of text, json.")
         }
+        return lvl
+    }
+
+    public static func bootstrap(level: String, format: String, label: String) throws -> Logger {
+        let lvl = try validate(level: level, format: format)
         LoggingSystem.bootstrap { label in
             var h = LineLogHandler(label: label, json: format == "json")
             h.logLevel = lvl

@@ -15,6 +15,17 @@ actor PlaintextVault {
 /// them; a delegate without the driver fails such a task with a clear error.
 let knownConnectorTypes = ["builtin", "awskms", "awssecretsmanager", "vault", "gcpkms", "azurekeyvault", "cyberark"]
 
+/// Whether a connector keeps values itself (the manager stores only a path) rather than
+/// wrapping data keys for envelopes. Vault is a KV store unless its engine is `transit`.
+func isSecretStore(_ c: ManagerStore.ConnectorRecord) -> Bool {
+    switch c.type {
+    case "awssecretsmanager", "cyberark": true
+    case "vault": (c.config["engine"] ?? "kv").lowercased() != "transit"
+    case "azurekeyvault": (c.config["mode"] ?? "secrets").lowercased() != "keys"
+    default: false
+    }
+}
+
 /// Values shorter than this are not masked in output (too many false positives); the operator is warned.
 let minimumMaskedLength = 4
 
@@ -97,11 +108,17 @@ extension ManagerCore {
     public func createSecret(_ req: CreateSecretRequest, actor: String) async throws -> SecretView {
         let scope = try parseScope(req.scope, what: "secret scope")
         try validateName(req.name, what: "Secret name")
-        guard let bytes = Data(base64Encoded: req.value) else {
-            throw APIError(.badRequest, "invalid_field", "'value' must be base64; the CLI encodes it for you (--value-file).")
-        }
-        guard bytes.count <= 512 << 10 else {
-            throw APIError(.contentTooLarge, "payload_too_large", "Secret values are limited to 512 KiB.")
+        let bytes: Data?
+        if let value = req.value {
+            guard let b = Data(base64Encoded: value) else {
+                throw APIError(.badRequest, "invalid_field", "'value' must be base64; the CLI encodes it for you (--value-file).")
+            }
+            guard b.count <= 512 << 10 else {
+                throw APIError(.contentTooLarge, "payload_too_large", "Secret values are limited to 512 KiB.")
+            }
+            bytes = b
+        } else {
+            bytes = nil
         }
         let connector: ManagerStore.ConnectorRecord
         if let name = req.connector {
@@ -121,35 +138,96 @@ extension ManagerCore {
                 .badRequest, "scope_violation",
                 "Usage scope \(u) is not inside the secret's scope \(scope); usage scopes can only narrow where a secret may be used.")
         }
-        if try await store.secret(scope: scope.description, name: req.name) != nil {
+        let store = isSecretStore(connector)
+        var path: String?
+        if store {
+            path = try validatePath(req.path ?? "\(scope)/\(req.name)")
+        } else if req.path != nil {
+            throw APIError(
+                .badRequest, "invalid_field",
+                "'path' applies to secret-store connectors only; connector '\(connector.name)' (\(connector.type)) encrypts values into envelopes.")
+        }
+        guard bytes != nil || store else {
+            throw APIError(.badRequest, "missing_field", "'value' is required (base64); only a secret-store connector can refer to an existing value by 'path'.")
+        }
+        if try await self.store.secret(scope: scope.description, name: req.name) != nil {
             throw APIError(.conflict, "already_exists", "Secret '\(req.name)' already exists in \(scope).")
         }
         var warnings: [String] = []
         // The masker ignores surrounding whitespace when it measures a value.
-        if String(decoding: bytes, as: UTF8.self).trimmingWhitespace().utf8.count < minimumMaskedLength {
+        if let bytes, String(decoding: bytes, as: UTF8.self).trimmingWhitespace().utf8.count < minimumMaskedLength {
             warnings.append("The value is shorter than \(minimumMaskedLength) bytes, so it will not be masked in task output; prefer longer secrets.")
         }
         let t = now()
+        let kind = req.kind ?? .text
         let record = ManagerStore.SecretRecord(
-            id: Identifiers.make(prefix: "s_"), scope: scope.description, name: req.name, kind: req.kind ?? .text,
+            id: Identifiers.make(prefix: "s_"), scope: scope.description, name: req.name, kind: kind,
             connectorId: connector.id, envelope: nil, keyVersion: nil, version: 1, usageScopes: usage.map(\.description),
-            status: "pending", createdAt: t, updatedAt: t)
-        do { try await store.insertSecret(record) } catch let e as StoreError where e.isUniqueViolation {
+            status: bytes == nil ? "active" : "pending", createdAt: t, updatedAt: t, path: path)
+        do { try await self.store.insertSecret(record) } catch let e as StoreError where e.isUniqueViolation {
             // Another request created the same name between our check and the insert.
             throw APIError(.conflict, "already_exists", "Secret '\(req.name)' already exists in \(scope).")
         }
-        let op = SecretOperation(kind: .encrypt, secretId: record.id, identity: record.identity, connector: connector.ref)
-        let task = try await createInternalTask(
-            type: "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: req.value, subject: record.id)
-        let done = try await waitForTask(task)
-        guard done.status == .succeeded, let sealed = try await store.secret(id: record.id), sealed.status == "active" else {
-            try await store.deleteSecret(id: record.id)
-            throw APIError(
-                .badGateway, "encrypt_failed",
-                "No delegate sealed the secret (task \(task) \(done.status.rawValue): \(done.result?.message ?? done.waitingReason ?? "no result")). Nothing was stored.")
+        if let value = req.value {
+            let op = store
+                ? SecretOperation(
+                    kind: .upsert, secretId: record.id, identity: record.identity, connector: connector.ref, path: path, binary: kind == .file)
+                : SecretOperation(kind: .encrypt, secretId: record.id, identity: record.identity, connector: connector.ref)
+            let task = try await createInternalTask(
+                type: store ? "secret.upsert" : "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: value,
+                subject: record.id)
+            let done = try await waitForTask(task)
+            guard done.status == .succeeded, let sealed = try await self.store.secret(id: record.id), sealed.status == "active" else {
+                try await self.store.deleteSecret(id: record.id)
+                throw APIError(
+                    .badGateway, store ? "store_write_failed" : "encrypt_failed",
+                    "No delegate \(store ? "wrote the secret to the store" : "sealed the secret") (task \(task) \(done.status.rawValue): \(done.result?.message ?? done.waitingReason ?? "no result")). Nothing was stored.")
+            }
         }
-        try await store.audit(actor: actor, action: "secret.create", target: record.id, detail: "\(scope)/\(req.name) via \(connector.name)", now: now())
-        return sealed.view(connectorName: connector.name, warnings: warnings.isEmpty ? nil : warnings)
+        try await self.store.audit(
+            actor: actor, action: "secret.create", target: record.id,
+            detail: "\(scope)/\(req.name) via \(connector.name)\(path.map { " at \($0)\(req.value == nil ? " (existing value)" : "")" } ?? "")", now: now())
+        guard let created = try await self.store.secret(id: record.id) else {
+            throw APIError(.conflict, "secret_deleted", "Secret '\(req.name)' was deleted while it was being created.")
+        }
+        return created.view(connectorName: connector.name, warnings: warnings.isEmpty ? nil : warnings)
+    }
+
+    /// A new value for an existing secret: a delegate seals it (or writes it to the store) as the
+    /// secret's next version. Tasks that already hold the old version keep using it.
+    public func updateSecretValue(id: String, _ req: UpdateSecretValueRequest, actor: String) async throws -> SecretView {
+        guard let s = try await store.secret(id: id), s.status == "active", let connector = try await store.connector(id: s.connectorId) else {
+            throw APIError(.notFound, "secret_not_found", "No active secret \(id).")
+        }
+        guard let bytes = Data(base64Encoded: req.value) else {
+            throw APIError(.badRequest, "invalid_field", "'value' must be base64; the CLI encodes it for you (--value-file).")
+        }
+        guard bytes.count <= 512 << 10 else {
+            throw APIError(.contentTooLarge, "payload_too_large", "Secret values are limited to 512 KiB.")
+        }
+        let identity = WireSecretIdentity(scope: s.scope, name: s.name, version: s.version + 1)
+        let store = isSecretStore(connector)
+        let op = store
+            ? SecretOperation(kind: .upsert, secretId: s.id, identity: identity, connector: connector.ref, path: s.path, binary: s.kind == .file)
+            : SecretOperation(kind: .encrypt, secretId: s.id, identity: identity, connector: connector.ref)
+        let task = try await createInternalTask(
+            type: store ? "secret.upsert" : "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: req.value, subject: s.id)
+        let done = try await waitForTask(task)
+        guard done.status == .succeeded, let updated = try await self.store.secret(id: s.id), updated.version == identity.version else {
+            throw APIError(
+                .badGateway, "update_failed",
+                "The new value was not stored (task \(task) \(done.status.rawValue): \(done.result?.message ?? done.waitingReason ?? "no result")); the secret keeps version \(s.version).")
+        }
+        try await self.store.audit(actor: actor, action: "secret.update", target: s.id, detail: "\(s.scope)/\(s.name) version \(identity.version)", now: now())
+        return updated.view(connectorName: connector.name)
+    }
+
+    func validatePath(_ path: String) throws -> String {
+        let p = path.trimmingWhitespace()
+        guard !p.isEmpty, p.utf8.count <= 512, !p.unicodeScalars.contains(where: { $0.value < 0x20 || $0 == "\u{7f}" }) else {
+            throw APIError(.badRequest, "invalid_field", "'path' must be 1–512 printable characters.")
+        }
+        return p
     }
 
     public func secretViews() async throws -> [SecretView] {
@@ -159,6 +237,17 @@ extension ManagerCore {
 
     public func deleteSecret(id: String, actor: String) async throws {
         guard let s = try await store.secret(id: id) else { throw APIError(.notFound, "secret_not_found", "No secret \(id).") }
+        // A value Legate wrote to a secret store goes with the record; one it only referred to stays.
+        if let path = s.path, s.storeVersion != nil, let c = try await store.connector(id: s.connectorId) {
+            let op = SecretOperation(kind: .delete, secretId: s.id, identity: s.identity, connector: c.ref, path: path)
+            let task = try await createInternalTask(type: "secret.delete", operation: op, selectors: c.selectors, subject: s.id)
+            let done = try await waitForTask(task)
+            guard done.status == .succeeded else {
+                throw APIError(
+                    .badGateway, "store_delete_failed",
+                    "The value at '\(path)' could not be deleted from connector '\(c.name)' (task \(task) \(done.status.rawValue): \(done.result?.message ?? done.waitingReason ?? "no result")); the secret is kept.")
+            }
+        }
         try await store.deleteSecret(id: id)
         try await store.audit(actor: actor, action: "secret.delete", target: id, detail: "\(s.scope)/\(s.name)", now: now())
     }
@@ -167,6 +256,9 @@ extension ManagerCore {
     public func rewrap(_ req: RewrapRequest, actor: String) async throws -> RewrapResponse {
         let connector = try await findConnectorAnywhere(req.connector)
         var tasks: [(String, String)] = []
+        guard !isSecretStore(connector) else {
+            throw APIError(.badRequest, "not_a_key_manager", "Connector '\(connector.name)' stores values itself; there are no envelopes to re-wrap.")
+        }
         for s in try await store.secrets(connectorId: connector.id) where s.status == "active" {
             let op = SecretOperation(kind: .rewrap, secretId: s.id, identity: s.identity, connector: connector.ref, envelope: s.envelope)
             tasks.append((s.id, try await createInternalTask(type: "secret.rewrap", operation: op, selectors: connector.selectors, subject: s.id)))
@@ -191,6 +283,9 @@ extension ManagerCore {
         let target = try await findConnector(req.connector, near: scope)
         guard try parseScope(target.scope, what: "connector scope").contains(scope) else {
             throw APIError(.badRequest, "scope_violation", "Secret scope \(scope) is not inside connector '\(target.name)''s scope \(target.scope).")
+        }
+        guard !isSecretStore(source), !isSecretStore(target) else {
+            throw APIError(.badRequest, "not_a_key_manager", "Migration moves envelopes between key-manager connectors; secret-store connectors are not supported.")
         }
         guard target.id != source.id else {
             throw APIError(.badRequest, "invalid_field", "The secret is already stored in connector '\(target.name)'.")
@@ -269,7 +364,9 @@ extension ManagerCore {
 
     func operationPackage(for t: ManagerStore.TaskRecord) async throws -> SecretOperation? {
         guard var op = t.operation else { return nil }
-        if op.kind == .encrypt {
+        op.connector = try await withCredentials(op.connector)
+        if let target = op.target { op.target = try await withCredentials(target) }
+        if op.kind == .encrypt || op.kind == .upsert {
             guard let plaintext = await pendingPlaintext.get(t.id) else {
                 throw APIError(.gone, "plaintext_gone", "The value for task \(t.id) is no longer held by the manager (it restarted); submit the secret again.")
             }
@@ -278,20 +375,55 @@ extension ManagerCore {
         return op
     }
 
-    /// Stores what a secret task produced: an envelope (never plaintext).
+    /// Stores what a secret task produced: an envelope or a store version (never plaintext).
     func applySecretResult(taskId: String, result: TaskResult) async throws {
         guard result.outcome == .succeeded, let t = try await store.task(id: taskId), let op = t.operation,
             let identity = op.identity, let out = result.output
         else { return }
         await pendingPlaintext.drop(taskId)
         // Matched by record id, not by name: a late result of an abandoned task must never land
-        // on a secret re-created under the same name.
-        guard op.kind != .validate, let envelope = out["envelope"], let secretId = op.secretId,
-            let s = try await store.secret(id: secretId), s.identity == identity
+        // on a secret re-created under the same name, nor an old version over a newer one.
+        guard op.kind != .validate, op.kind != .delete, let secretId = op.secretId, let s = try await store.secret(id: secretId),
+            s.scope == identity.scope, s.name == identity.name, identity.version >= s.version
         else { return }
+        if op.kind == .upsert {
+            guard let path = out["path"] ?? op.path else { return }
+            try await store.updateSecretStoreValue(id: s.id, path: path, storeVersion: out["storeVersion"] ?? "", version: identity.version, now: now())
+            return
+        }
+        guard let envelope = out["envelope"] else { return }
         let keyVersion = out["keyVersion"].flatMap { Int($0) }
-        try await store.updateSecretEnvelope(
-            id: s.id, envelope: envelope, keyVersion: keyVersion, connectorId: op.kind == .migrate ? op.target?.id : nil, now: now())
+        if identity.version > s.version {
+            try await store.updateSecretValue(id: s.id, envelope: envelope, keyVersion: keyVersion, version: identity.version, now: now())
+        } else {
+            try await store.updateSecretEnvelope(
+                id: s.id, envelope: envelope, keyVersion: keyVersion, connectorId: op.kind == .migrate ? op.target?.id : nil, now: now())
+        }
+    }
+
+    /// Adds the connector's credentials (built-in envelopes) to a connector reference, read fresh
+    /// when a delegate takes the task, so a rotated credential is used at once.
+    func withCredentials(_ ref: ConnectorRef) async throws -> ConnectorRef {
+        guard let c = try await store.connector(id: ref.id), !c.credentials.isEmpty else { return ref }
+        let scope = try parseScope(c.scope, what: "connector scope")
+        var materials: [String: SecretMaterial] = [:]
+        for (setting, expression) in c.credentials {
+            let reference = try parseReference(expression, field: "credentials.\(setting)")
+            let s: ManagerStore.SecretRecord
+            do { s = try await lookup(reference, from: scope, field: "connector '\(c.name)' credential '\(setting)'") } catch let e as APIError {
+                throw APIError(.gone, "credential_gone", e.message)
+            }
+            guard s.status == "active", let envelope = s.envelope, let holder = try await store.connector(id: s.connectorId), holder.type == "builtin" else {
+                throw APIError(
+                    .gone, "credential_unavailable",
+                    "Credential '\(setting)' of connector '\(c.name)' (secret \(expression)) is not an active built-in secret; recreate it.")
+            }
+            materials[setting] = SecretMaterial(
+                reference: "\(c.name).\(setting)", identity: s.identity, kind: s.kind, connector: holder.ref, envelope: envelope)
+        }
+        var out = ref
+        out.credentials = materials
+        return out
     }
 
     // MARK: Secret references in shell tasks
@@ -351,10 +483,14 @@ extension ManagerCore {
         guard let refs = t.secretRefs, !refs.isEmpty else { return nil }
         var out: [SecretMaterial] = []
         for (reference, id) in refs.sorted(by: { $0.key < $1.key }) {
-            guard let s = try await store.secret(id: id), let envelope = s.envelope, let c = try await store.connector(id: s.connectorId) else {
+            guard let s = try await store.secret(id: id), s.envelope != nil || s.path != nil, let c = try await store.connector(id: s.connectorId) else {
                 throw APIError(.gone, "secret_gone", "Secret '\(reference)' used by task \(t.id) was deleted.")
             }
-            out.append(SecretMaterial(reference: reference, identity: s.identity, kind: s.kind, connector: c.ref, envelope: envelope))
+            out.append(
+                SecretMaterial(
+                    reference: reference, identity: s.identity, kind: s.kind, connector: try await withCredentials(c.ref), envelope: s.envelope,
+                    // The store is the source of truth: tasks read its current value, not a pinned version.
+                    path: s.envelope == nil ? s.path : nil))
         }
         return out
     }

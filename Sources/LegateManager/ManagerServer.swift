@@ -252,6 +252,12 @@ enum ManagerServer {
                 return Response(status: .noContent)
             }
         }
+        router.put("\(p)/secrets/:id/value") { request, context in
+            await audited(request) { actor in
+                let body = try await decode(UpdateSecretValueRequest.self, request, what: "secret value")
+                return json(try await core.updateSecretValue(id: try param(context, "id"), body, actor: actor))
+            }
+        }
         router.post("\(p)/secrets/rewrap") { request, _ in
             await audited(request) { actor in
                 let body = try await decode(RewrapRequest.self, request, what: "rewrap request")

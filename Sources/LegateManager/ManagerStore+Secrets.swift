@@ -36,13 +36,16 @@ extension ManagerStore {
         public var status: String
         public var createdAt: Date
         public var updatedAt: Date
+        /// Secret-store connectors: where the value lives and the store's version of it.
+        public var path: String? = nil
+        public var storeVersion: String? = nil
 
         public var identity: WireSecretIdentity { WireSecretIdentity(scope: scope, name: name, version: version) }
         public func view(connectorName: String?, warnings: [String]? = nil) -> SecretView {
             SecretView(
                 id: id, name: name, scope: scope, kind: kind, connectorId: connectorId, connectorName: connectorName,
                 version: version, keyVersion: keyVersion, usageScopes: usageScopes, status: status, createdAt: createdAt,
-                updatedAt: updatedAt, warnings: warnings)
+                updatedAt: updatedAt, warnings: warnings, path: path, storeVersion: storeVersion)
         }
     }
 
@@ -82,11 +85,27 @@ extension ManagerStore {
         try await run(
             """
             INSERT INTO secrets (id, scope, name, kind, connector_id, envelope, key_version, version, usage_scopes, status,
-              created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              created_at, updated_at, path, store_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [.text(s.id), .text(s.scope), .text(s.name), .text(s.kind.rawValue), .text(s.connectorId),
              s.envelope.map { .text($0) } ?? .null, s.keyVersion.map { .integer($0) } ?? .null, .integer(s.version),
-             Self.json(s.usageScopes), .text(s.status), Self.ms(s.createdAt), Self.ms(s.updatedAt)])
+             Self.json(s.usageScopes), .text(s.status), Self.ms(s.createdAt), Self.ms(s.updatedAt),
+             s.path.map { .text($0) } ?? .null, s.storeVersion.map { .text($0) } ?? .null])
+    }
+
+    /// Records a value written to a secret store (after upsert): its path, the store's version and
+    /// the secret's own version.
+    public func updateSecretStoreValue(id: String, path: String, storeVersion: String?, version: Int, now: Date) async throws {
+        try await run(
+            "UPDATE secrets SET path = ?, store_version = ?, version = ?, status = 'active', updated_at = ? WHERE id = ?",
+            [.text(path), storeVersion.map { .text($0) } ?? .null, .integer(version), Self.ms(now), .text(id)])
+    }
+
+    /// A new envelope for the secret's next version (value updated).
+    public func updateSecretValue(id: String, envelope: String, keyVersion: Int?, version: Int, now: Date) async throws {
+        try await run(
+            "UPDATE secrets SET envelope = ?, key_version = ?, version = ?, status = 'active', updated_at = ? WHERE id = ?",
+            [.text(envelope), keyVersion.map { .integer($0) } ?? .null, .integer(version), Self.ms(now), .text(id)])
     }
 
     /// Stores a new envelope (after encrypt, rewrap or migrate) and optionally a new connector.
@@ -129,7 +148,7 @@ extension ManagerStore {
             envelope: r.column("envelope")?.string, keyVersion: r.column("key_version")?.integer.map { Int($0) },
             version: Int(r.column("version")?.integer ?? 1), usageScopes: decode([String].self, r.column("usage_scopes")) ?? [],
             status: r.column("status")?.string ?? "", createdAt: date(r.column("created_at")),
-            updatedAt: date(r.column("updated_at")))
+            updatedAt: date(r.column("updated_at")), path: r.column("path")?.string, storeVersion: r.column("store_version")?.string)
     }
 
     // MARK: Counts

@@ -100,7 +100,7 @@ public actor ManagerStore {
             CREATE TABLE IF NOT EXISTS secrets (
               id TEXT PRIMARY KEY, scope TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, connector_id TEXT NOT NULL,
               envelope TEXT, key_version INTEGER, version INTEGER NOT NULL, usage_scopes TEXT NOT NULL, status TEXT NOT NULL,
-              created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (scope, name))
+              created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, path TEXT, store_version TEXT, UNIQUE (scope, name))
             """,
             """
             CREATE TABLE IF NOT EXISTS audit (
@@ -116,6 +116,10 @@ public actor ManagerStore {
             """,
         ]
         for sql in statements { try await exec(sql) }
+        // Columns added after 0.1.0 databases existed; "duplicate column" means already there.
+        for sql in ["ALTER TABLE secrets ADD COLUMN path TEXT", "ALTER TABLE secrets ADD COLUMN store_version TEXT"] {
+            do { try await exec(sql) } catch let e as StoreError where e.message.contains("duplicate column") {}
+        }
         for row in try await query("SELECT id FROM tokens WHERE revoked_at IS NOT NULL") {
             if let id = row.column("id")?.string { revokedTokens.insert(id) }
         }

@@ -59,16 +59,23 @@ public struct CreateSecretRequest: Codable, Sendable, Equatable, CustomStringCon
     public var connector: String?
     /// Scopes allowed to use the secret (each inside the secret's scope); default: the secret's scope.
     public var usageScopes: [String]?
-    /// Base64 of the value.
-    public var value: String
+    /// Base64 of the value. Optional only for a secret-store connector with `path`, which then
+    /// refers to a value already in the store.
+    public var value: String?
+    /// Secret-store connectors: where the value lives (default `<scope>/<name>`).
+    public var path: String?
 
-    public init(name: String, scope: String, kind: SecretKind? = nil, connector: String? = nil, usageScopes: [String]? = nil, value: String) {
+    public init(
+        name: String, scope: String, kind: SecretKind? = nil, connector: String? = nil, usageScopes: [String]? = nil, value: String?,
+        path: String? = nil
+    ) {
         self.name = name
         self.scope = scope
         self.kind = kind
         self.connector = connector
         self.usageScopes = usageScopes
         self.value = value
+        self.path = path
     }
 
     public var description: String { "CreateSecretRequest(\(scope)/\(name), value: <redacted>)" }
@@ -89,11 +96,17 @@ public struct SecretView: Codable, Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var warnings: [String]?
+    /// Secret-store connectors: where the value lives, and the store's version of it.
+    public var path: String?
+    public var storeVersion: String?
 
     public init(
         id: String, name: String, scope: String, kind: SecretKind, connectorId: String, connectorName: String?, version: Int,
-        keyVersion: Int?, usageScopes: [String], status: String, createdAt: Date, updatedAt: Date, warnings: [String]?
+        keyVersion: Int?, usageScopes: [String], status: String, createdAt: Date, updatedAt: Date, warnings: [String]?,
+        path: String? = nil, storeVersion: String? = nil
     ) {
+        self.path = path
+        self.storeVersion = storeVersion
         self.id = id
         self.name = name
         self.scope = scope
@@ -166,4 +179,15 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         self.target = target
         self.detail = detail
     }
+}
+
+/// `PUT /api/v1/admin/secrets/{id}/value`: a new value, sealed (or written to the store) by a
+/// delegate as the secret's next version.
+public struct UpdateSecretValueRequest: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// Base64 of the value.
+    public var value: String
+
+    public init(value: String) { self.value = value }
+
+    public var description: String { "UpdateSecretValueRequest(value: <redacted>)" }
 }

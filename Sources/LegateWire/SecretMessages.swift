@@ -15,16 +15,20 @@ public struct WireSecretIdentity: Codable, Sendable, Equatable, Hashable {
 }
 
 /// A connector as the agent needs it: type and non-secret settings. Credentials, when a connector
-/// type needs them, arrive as ``SecretMaterial`` of the built-in connector, never in `config`.
+/// type needs them, arrive as ``SecretMaterial`` of the built-in connector, never in `config`;
+/// the manager fills them in when it hands out a task, so they are never stored with the task.
 public struct ConnectorRef: Codable, Sendable, Equatable {
     public var id: String
     public var type: String
     public var config: [String: String]
+    /// Setting name (`accessKeyId`, `secretAccessKey`, `webIdentityToken`, …) → built-in secret.
+    public var credentials: [String: SecretMaterial]?
 
-    public init(id: String, type: String, config: [String: String]) {
+    public init(id: String, type: String, config: [String: String], credentials: [String: SecretMaterial]? = nil) {
         self.id = id
         self.type = type
         self.config = config
+        self.credentials = credentials
     }
 }
 
@@ -33,22 +37,32 @@ public enum SecretKind: String, Codable, Sendable, Equatable {
     case file
 }
 
-/// A secret a task uses: its envelope and how to open it. The plaintext never travels here.
+/// A secret a task uses: its envelope (key-manager connectors) or its path in a secret store,
+/// and how to open it. The plaintext never travels here.
 public struct SecretMaterial: Codable, Sendable, Equatable {
     /// As written in the task (`name`, `org.name`, `account.name`).
     public var reference: String
     public var identity: WireSecretIdentity
     public var kind: SecretKind
     public var connector: ConnectorRef
-    /// Base64 of the envelope bytes (docs/envelope.md).
-    public var envelope: String
+    /// Base64 of the envelope bytes (docs/envelope.md); key-manager connectors.
+    public var envelope: String?
+    /// Where a secret-store connector keeps the value.
+    public var path: String?
+    /// The store's version of the value, when it has versions.
+    public var storeVersion: String?
 
-    public init(reference: String, identity: WireSecretIdentity, kind: SecretKind, connector: ConnectorRef, envelope: String) {
+    public init(
+        reference: String, identity: WireSecretIdentity, kind: SecretKind, connector: ConnectorRef, envelope: String? = nil,
+        path: String? = nil, storeVersion: String? = nil
+    ) {
         self.reference = reference
         self.identity = identity
         self.kind = kind
         self.connector = connector
         self.envelope = envelope
+        self.path = path
+        self.storeVersion = storeVersion
     }
 }
 
@@ -63,6 +77,10 @@ public struct SecretOperation: Codable, Sendable, Equatable, CustomStringConvert
         case migrate
         /// "Test connection": prove the connector works from this delegate.
         case validate
+        /// Write `plaintext` to a secret store at `path`; the result carries the store's version.
+        case upsert
+        /// Delete `path` from a secret store.
+        case delete
     }
 
     public var kind: Kind
@@ -72,12 +90,16 @@ public struct SecretOperation: Codable, Sendable, Equatable, CustomStringConvert
     public var connector: ConnectorRef
     public var target: ConnectorRef?
     public var envelope: String?
-    /// Base64 plaintext, `encrypt` only. Sent once over TLS; the manager never stores it.
+    /// Base64 plaintext, `encrypt` and `upsert` only. Sent once over TLS; the manager never stores it.
     public var plaintext: String?
+    /// Secret-store path, `upsert` and `delete`.
+    public var path: String?
+    /// Store the value as binary (file secrets), `upsert`.
+    public var binary: Bool?
 
     public init(
         kind: Kind, secretId: String? = nil, identity: WireSecretIdentity?, connector: ConnectorRef, target: ConnectorRef? = nil,
-        envelope: String? = nil, plaintext: String? = nil
+        envelope: String? = nil, plaintext: String? = nil, path: String? = nil, binary: Bool? = nil
     ) {
         self.kind = kind
         self.secretId = secretId
@@ -86,6 +108,8 @@ public struct SecretOperation: Codable, Sendable, Equatable, CustomStringConvert
         self.target = target
         self.envelope = envelope
         self.plaintext = plaintext
+        self.path = path
+        self.binary = binary
     }
 
     /// Never prints the plaintext.

@@ -404,14 +404,26 @@ struct ConnectorCommand: AsyncParsableCommand {
         var set: [String] = []
         @Option(help: "Delegate tag required to use the connector (repeatable).")
         var selector: [String] = []
+        @Option(
+            help: """
+                Credential SETTING=SECRET (repeatable): a built-in secret reference (name, org.name, account.name), \
+                e.g. accessKeyId=aws-key-id. See docs/connectors.md for each type's settings.
+                """)
+        var credential: [String] = []
+        static func pairs(_ list: [String], flag: String) throws -> [String: String] {
+            var out: [String: String] = [:]
+            for e in list {
+                guard let eq = e.firstIndex(of: "="), eq != e.startIndex else { throw ConfigurationError("\(flag) '\(e)' must be KEY=VALUE.") }
+                out[String(e[..<eq])] = String(e[e.index(after: eq)...])
+            }
+            return out
+        }
         func run() async throws {
             await runAdmin {
-                var config: [String: String] = [:]
-                for e in set {
-                    guard let eq = e.firstIndex(of: "=") else { throw ConfigurationError("--set '\(e)' must be KEY=VALUE.") }
-                    config[String(e[..<eq])] = String(e[e.index(after: eq)...])
-                }
-                let req = CreateConnectorRequest(name: name, type: type, scope: scope, config: config, selectors: selector)
+                let config = try Self.pairs(set, flag: "--set")
+                let credentials = try Self.pairs(credential, flag: "--credential")
+                let req = CreateConnectorRequest(
+                    name: name, type: type, scope: scope, config: config, selectors: selector, credentials: credentials.isEmpty ? nil : credentials)
                 guard let c = try await admin.client().call(.POST, "/connectors", body: req, as: ConnectorView.self) else { return }
                 if admin.json { try printJSON(c) } else { print(c.id) }
             }
@@ -450,7 +462,24 @@ struct ConnectorCommand: AsyncParsableCommand {
 struct SecretCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "secret", abstract: "Secrets (values are sealed on a delegate; the manager keeps envelopes).",
-        subcommands: [Create.self, List.self, Delete.self, Rewrap.self, Migrate.self])
+        subcommands: [Create.self, Update.self, List.self, Delete.self, Rewrap.self, Migrate.self])
+
+    /// Reads a value from a file or stdin; never from the command line (it would show in `ps`).
+    static func readValue(_ valueFile: String, file: Bool) throws -> Data {
+        let data: Data
+        if valueFile == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let d = FileManager.default.contents(atPath: valueFile) else {
+                throw ConfigurationError("Cannot read --value-file \(valueFile).")
+            }
+            data = d
+        }
+        // A trailing newline from `echo` or an editor is almost never part of a text secret.
+        var value = data
+        if !file, value.last == 0x0A { value.removeLast() }
+        return value
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a secret from a file or stdin (--value-file -).")
@@ -460,33 +489,46 @@ struct SecretCommand: AsyncParsableCommand {
         @Option(help: "Scope: account, account/org or account/org/project.")
         var scope: String
         @Option(help: "File holding the value, or - for stdin. The value is never taken from the command line.")
-        var valueFile: String
+        var valueFile: String?
         @Flag(help: "A file secret (tasks get a 0600 file path instead of the value).")
         var file = false
         @Option(help: "Connector name or id (default: the account's builtin connector).")
         var connector: String?
         @Option(help: "Scope allowed to use the secret (repeatable; default: the secret's scope).")
         var usageScope: [String] = []
+        @Option(help: "Secret-store connectors: where the value lives (default <scope>/<name>); without --value-file, an existing value.")
+        var path: String?
         func run() async throws {
             await runAdmin {
-                let data: Data
-                if valueFile == "-" {
-                    data = FileHandle.standardInput.readDataToEndOfFile()
-                } else {
-                    guard let d = FileManager.default.contents(atPath: valueFile) else {
-                        throw ConfigurationError("Cannot read --value-file \(valueFile).")
-                    }
-                    data = d
+                guard valueFile != nil || path != nil else {
+                    throw ConfigurationError("Give --value-file (or - for stdin), or --path to refer to a value already in a secret store.")
                 }
-                // A trailing newline from `echo` or an editor is almost never part of a text secret.
-                var value = data
-                if !file, value.last == 0x0A { value.removeLast() }
+                let value = try valueFile.map { try SecretCommand.readValue($0, file: file) }
                 let req = CreateSecretRequest(
                     name: name, scope: scope, kind: file ? .file : .text, connector: connector,
-                    usageScopes: usageScope.isEmpty ? nil : usageScope, value: value.base64EncodedString())
+                    usageScopes: usageScope.isEmpty ? nil : usageScope, value: value?.base64EncodedString(), path: path)
                 guard let s = try await admin.client().call(.POST, "/secrets", body: req, as: SecretView.self) else { return }
                 for w in s.warnings ?? [] { FileHandle.standardError.write(Data("warning: \(w)\n".utf8)) }
                 if admin.json { try printJSON(s) } else { print(s.id) }
+            }
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store a new value as the secret's next version (from a file or stdin).")
+        @OptionGroup var admin: AdminOptions
+        @Argument(help: "Secret id.")
+        var id: String
+        @Option(help: "File holding the value, or - for stdin.")
+        var valueFile: String
+        @Flag(help: "Keep a trailing newline (file secrets keep it anyway).")
+        var file = false
+        func run() async throws {
+            await runAdmin {
+                let value = try SecretCommand.readValue(valueFile, file: file)
+                let req = UpdateSecretValueRequest(value: value.base64EncodedString())
+                guard let s = try await admin.client().call(.PUT, "/secrets/\(id)/value", body: req, as: SecretView.self) else { return }
+                if admin.json { try printJSON(s) } else { print("\(s.id) version \(s.version)") }
             }
         }
     }
@@ -499,7 +541,8 @@ struct SecretCommand: AsyncParsableCommand {
                 let ss = try await admin.client().call(.GET, "/secrets", as: [SecretView].self) ?? []
                 if admin.json { return try printJSON(ss) }
                 for s in ss {
-                    print("\(s.id)\t\(s.scope)/\(s.name)\t\(s.kind.rawValue)\t\(s.connectorName ?? s.connectorId)\tkey v\(s.keyVersion.map(String.init) ?? "-")\t\(s.status)")
+                    let where_ = s.path.map { "at \($0)" } ?? "key v\(s.keyVersion.map(String.init) ?? "-")"
+                    print("\(s.id)\t\(s.scope)/\(s.name)\tv\(s.version)\t\(s.kind.rawValue)\t\(s.connectorName ?? s.connectorId)\t\(where_)\t\(s.status)")
                 }
             }
         }

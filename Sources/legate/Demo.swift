@@ -57,7 +57,7 @@ struct Demo: AsyncParsableCommand {
             ac.stateDirectory = state + "/agent"
             ac.drainGrace = .seconds(10)
             let monitor = AgentMonitor()
-            let agent = AgentService(configuration: try ac.validated(), monitor: monitor, logger: logger)
+            let agent = AgentService(configuration: try ac.validated(), monitor: monitor, logger: logger, providers: Drivers.all)
             let agentGroup = ServiceGroup(configuration: .init(services: [.init(service: agent)], logger: logger))
             tasks.addTask { try await agentGroup.run() }
 

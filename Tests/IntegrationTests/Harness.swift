@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import KeyProviders
 import LegateAgent
 import LegateCore
 import LegateManager
@@ -152,6 +153,10 @@ struct AgentSpec: Sendable {
     var name: String
     var tags: [String] = []
     var capacity = 8
+    /// Connector drivers; the built-in one unless a test needs more.
+    var providers: ProviderRegistry = AgentService.builtinProviders
+    /// The agent's environment as drivers see it (AWS_* credential sources).
+    var environment: [String: String] = [:]
 }
 
 func agentConfiguration(_ m: TestManager, tokenFile: String, spec: AgentSpec) throws -> AgentConfiguration.Validated {
@@ -178,7 +183,9 @@ func withAgents<T: Sendable>(
         var cfg = try agentConfiguration(m, tokenFile: tokenFile, spec: spec)
         if let managerURL { cfg.manager = try ManagerEndpoint(managerURL) }
         let monitor = AgentMonitor()
-        let service = AgentService(configuration: cfg, monitor: monitor, logger: logs.logger("agent.\(spec.name)"))
+        let service = AgentService(
+            configuration: cfg, monitor: monitor, logger: logs.logger("agent.\(spec.name)"), providers: spec.providers,
+            environment: spec.environment)
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logs.logger("group")))
         agents.append(TestAgent(monitor: monitor, group: group))
     }

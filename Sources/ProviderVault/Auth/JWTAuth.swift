@@ -1,0 +1,44 @@
+import Foundation
+import KeyProviders
+import LegateCrypto
+
+/// JWT/OIDC: a role and a JWT (credential, or a file re-read on every login) at
+/// `auth/<mount>/login`; Vault validates it against the configured keys or OIDC discovery.
+public struct JWTAuth: VaultAuthMethod {
+    public enum Source: Sendable {
+        case value(SecretBytes)
+        case file(String)
+    }
+
+    let role: String
+    let jwt: Source
+    let mount: String
+    public var description: String { "JWT (auth/\(mount), role \(role))" }
+    public var canRelogin: Bool { true }
+
+    public init(role: String, jwt: Source, mount: String = "jwt") {
+        self.role = role
+        self.jwt = jwt
+        self.mount = mount
+    }
+
+    public func login(_ client: VaultClient, now: Date) async throws -> VaultToken {
+        let token: String
+        switch jwt {
+        case .value(let v): token = v.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }.trimmingCharacters(in: .whitespacesAndNewlines)
+        case .file(let path):
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ProviderError.configuration("vault_jwt_file", "Cannot read the JWT file '\(path)'.")
+            }
+            token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        do {
+            let out = try await client.call(
+                "POST", "auth/\(mount)/login", body: ["role": role, "jwt": token], authenticated: false, what: "JWT login at auth/\(mount)")
+            return try VaultToken.fromAuth(out, now: now, what: "JWT login")
+        } catch let e as ProviderError where e.code == "vault_invalid_request" || e.code == "vault_permission_denied" {
+            throw ProviderError.permanent(
+                "vault_bad_auth", "JWT login at auth/\(mount) failed for role '\(role)': \(e.message) Check the token's issuer, audience and signature keys, and the role's bound claims.")
+        }
+    }
+}

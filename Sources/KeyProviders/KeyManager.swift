@@ -56,7 +56,7 @@ public struct StoreWriteOptions: Sendable, Equatable {
     /// Store as binary (file secrets) rather than text, where the store distinguishes them.
     public var binary: Bool
     /// Makes a retried write idempotent where the store supports it (e.g. ClientRequestToken);
-    /// the agent derives it from the task id and attempt.
+    /// the agent derives it from the task id and the secret's identity.
     public var idempotencyToken: String?
 
     public init(binary: Bool = false, idempotencyToken: String? = nil) {

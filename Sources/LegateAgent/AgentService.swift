@@ -583,7 +583,7 @@ final class AgentLoop: Sendable {
                 activeSecrets.add(task: package.taskId, values: [Array(raw)])
             }
             do {
-                let output = try await worker.perform(op)
+                let output = try await worker.perform(op, taskId: package.taskId)
                 return TaskResult(
                     attempt: package.attempt, outcome: .succeeded, exitCode: nil, message: nil, startedAt: started,
                     finishedAt: Date(), logEntries: 0, output: output)

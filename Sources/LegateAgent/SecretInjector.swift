@@ -114,6 +114,8 @@ final class ActiveSecrets: Sendable {
     func add(task: String, values: [[UInt8]]) {
         guard !values.isEmpty else { return }
         state.withLock {
+            // Connector credentials are re-announced with every task; rebuild only on change.
+            if $0.values[task] == values { return }
             $0.values[task] = values
             $0.masker = SecretMasker(secrets: $0.values.values.flatMap { $0 })
         }

@@ -133,7 +133,8 @@ struct SecretWorker: Sendable {
     }
 
     /// Runs a secret task; the output carries envelopes, store versions or a report, never plaintext.
-    func perform(_ op: SecretOperation) async throws -> [String: String] {
+    /// `taskId` makes store writes idempotent across retries and re-runs of this task only.
+    func perform(_ op: SecretOperation, taskId: String) async throws -> [String: String] {
         switch op.kind {
         case .validate:
             let report: ValidationReport
@@ -157,8 +158,9 @@ struct SecretWorker: Sendable {
             }
             let value = SecretBytes(raw)
             let store = try await secretStore(op.connector)
-            // Stable across attempts of this version, so a retried write is applied once.
-            let options = StoreWriteOptions(binary: op.binary ?? false, idempotencyToken: "\(op.secretId ?? identity.name)-v\(identity.version)")
+            // Stable across retries and re-runs of this task, new for every other write (a lost
+            // result must not block the next update with a reused token).
+            let options = StoreWriteOptions(binary: op.binary ?? false, idempotencyToken: "\(taskId)/\(identity.scope)/\(identity.name)/v\(identity.version)")
             let version = try await context.retry.run { try await store.put(path, value: value, options: options) }
             return ["path": path, "storeVersion": version ?? ""]
         case .delete:

@@ -174,7 +174,7 @@ extension ManagerCore {
                     kind: .upsert, secretId: record.id, identity: record.identity, connector: connector.ref, path: path, binary: kind == .file)
                 : SecretOperation(kind: .encrypt, secretId: record.id, identity: record.identity, connector: connector.ref)
             let task = try await createInternalTask(
-                type: store ? "secret.upsert" : "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: value,
+                type: store ? "secret.upsert" : "secret.encrypt", operation: op, selectors: try await selectors(of: connector), plaintext: value,
                 subject: record.id)
             let done = try await waitForTask(task)
             guard done.status == .succeeded, let sealed = try await self.store.secret(id: record.id), sealed.status == "active" else {
@@ -207,16 +207,22 @@ extension ManagerCore {
         }
         let identity = WireSecretIdentity(scope: s.scope, name: s.name, version: s.version + 1)
         let store = isSecretStore(connector)
+        if store && s.storeVersion == nil {
+            throw APIError(
+                .conflict, "not_managed",
+                "Secret '\(s.name)' refers to a value Legate does not manage (\(s.path ?? "?") in connector '\(connector.name)'); change it in the store itself.")
+        }
         let op = store
             ? SecretOperation(kind: .upsert, secretId: s.id, identity: identity, connector: connector.ref, path: s.path, binary: s.kind == .file)
             : SecretOperation(kind: .encrypt, secretId: s.id, identity: identity, connector: connector.ref)
         let task = try await createInternalTask(
-            type: store ? "secret.upsert" : "secret.encrypt", operation: op, selectors: connector.selectors, plaintext: req.value, subject: s.id)
+            type: store ? "secret.upsert" : "secret.encrypt", operation: op, selectors: try await selectors(of: connector), plaintext: req.value, subject: s.id)
         let done = try await waitForTask(task)
         guard done.status == .succeeded, let updated = try await self.store.secret(id: s.id), updated.version == identity.version else {
+            // A delegate that already started the task may still finish after the abort.
             throw APIError(
                 .badGateway, "update_failed",
-                "The new value was not stored (task \(task) \(done.status.rawValue): \(done.result?.message ?? done.waitingReason ?? "no result")); the secret keeps version \(s.version).")
+                "No delegate confirmed the new value (task \(task) \(done.status.rawValue): \(done.result?.message ?? done.waitingReason ?? "no result")); the secret keeps version \(s.version) unless a delegate that already started the task still completes it — check `secret list`.")
         }
         try await self.store.audit(actor: actor, action: "secret.update", target: s.id, detail: "\(s.scope)/\(s.name) version \(identity.version)", now: now())
         return updated.view(connectorName: connector.name)
@@ -240,7 +246,7 @@ extension ManagerCore {
         // A value Legate wrote to a secret store goes with the record; one it only referred to stays.
         if let path = s.path, s.storeVersion != nil, let c = try await store.connector(id: s.connectorId) {
             let op = SecretOperation(kind: .delete, secretId: s.id, identity: s.identity, connector: c.ref, path: path)
-            let task = try await createInternalTask(type: "secret.delete", operation: op, selectors: c.selectors, subject: s.id)
+            let task = try await createInternalTask(type: "secret.delete", operation: op, selectors: try await selectors(of: c), subject: s.id)
             let done = try await waitForTask(task)
             guard done.status == .succeeded else {
                 throw APIError(
@@ -261,7 +267,7 @@ extension ManagerCore {
         }
         for s in try await store.secrets(connectorId: connector.id) where s.status == "active" {
             let op = SecretOperation(kind: .rewrap, secretId: s.id, identity: s.identity, connector: connector.ref, envelope: s.envelope)
-            tasks.append((s.id, try await createInternalTask(type: "secret.rewrap", operation: op, selectors: connector.selectors, subject: s.id)))
+            tasks.append((s.id, try await createInternalTask(type: "secret.rewrap", operation: op, selectors: try await selectors(of: connector), subject: s.id)))
         }
         var ok: [String] = []
         var failed: [String: String] = [:]
@@ -293,7 +299,7 @@ extension ManagerCore {
         let op = SecretOperation(
             kind: .migrate, secretId: s.id, identity: s.identity, connector: source.ref, target: target.ref, envelope: s.envelope)
         let task = try await createInternalTask(
-            type: "secret.migrate", operation: op, selectors: Selectors.normalize(source.selectors + target.selectors), subject: s.id)
+            type: "secret.migrate", operation: op, selectors: Selectors.normalize(try await selectors(of: source) + selectors(of: target)), subject: s.id)
         let done = try await waitForTask(task)
         guard done.status == .succeeded, let moved = try await store.secret(id: s.id), moved.connectorId == target.id else {
             throw APIError(.badGateway, "migrate_failed", "Migration failed (task \(task) \(done.status.rawValue): \(done.result?.message ?? "no result")); the secret is unchanged.")
@@ -306,7 +312,7 @@ extension ManagerCore {
     public func validateConnector(_ idOrName: String, actor: String) async throws -> ValidationView {
         let c = try await findConnectorAnywhere(idOrName)
         let op = SecretOperation(kind: .validate, identity: nil, connector: c.ref)
-        let task = try await createInternalTask(type: "connector.validate", operation: op, selectors: c.selectors, subject: c.id)
+        let task = try await createInternalTask(type: "connector.validate", operation: op, selectors: try await selectors(of: c), subject: c.id)
         let done = try await waitForTask(task)
         let out = done.result?.output ?? [:]
         try await store.audit(actor: actor, action: "connector.validate", target: c.id, detail: done.status.rawValue, now: now())
@@ -401,6 +407,20 @@ extension ManagerCore {
         }
     }
 
+    /// A connector's selectors plus those of the built-in connectors holding its credentials: a
+    /// delegate must be able to open the credentials too.
+    func selectors(of c: ManagerStore.ConnectorRecord) async throws -> [String] {
+        var out = c.selectors
+        guard !c.credentials.isEmpty, let scope = try? Scope(c.scope) else { return out }
+        for expression in c.credentials.values {
+            guard let reference = try? parseReference(expression, field: "credentials"),
+                let s = try? await lookup(reference, from: scope), let holder = try await store.connector(id: s.connectorId)
+            else { continue }
+            out += holder.selectors
+        }
+        return Selectors.normalize(out)
+    }
+
     /// Adds the connector's credentials (built-in envelopes) to a connector reference, read fresh
     /// when a delegate takes the task, so a rotated credential is used at once.
     func withCredentials(_ ref: ConnectorRef) async throws -> ConnectorRef {
@@ -462,7 +482,7 @@ extension ManagerCore {
                 throw APIError(.conflict, "secret_not_ready", "Secret '\(reference)' is still \(secret.status).")
             }
             refs[reference.description] = secret.id
-            if let c = try await store.connector(id: secret.connectorId) { selectors += c.selectors }
+            if let c = try await store.connector(id: secret.connectorId) { selectors += try await self.selectors(of: c) }
         }
         return (refs, selectors)
     }

@@ -277,7 +277,10 @@ public final class ManagerCore: Sendable {
             secrets = try await secretMaterial(for: t)
             operation = try await operationPackage(for: t)
         } catch let e as APIError where e.status == .gone {
-            _ = try await store.requestAbort(taskId: taskId, now: now())
+            // Only a task nobody holds is aborted; one already running elsewhere is left alone.
+            if try await store.task(id: taskId)?.status == .queued {
+                _ = try await store.requestAbort(taskId: taskId, now: now())
+            }
             logger.warning("task cannot run any more; aborted", metadata: ["task.id": "\(taskId)", "reason": "\(e.message)"])
             throw e
         }

@@ -89,6 +89,7 @@ struct AWSConnectorSettings: Sendable {
             return CachingCredentialProvider(Self.delegateChain(env: env, transport: transport, region: region, sts: sts), logger: context.logger)
         case .assumeRole:
             let duration = try Self.int(d, "durationSeconds", default: 3600, range: Int.min...Int.max)
+            // AssumeRoleSettings checks the range and says so in STS's terms.
             let settings = try AssumeRoleSettings(
                 roleArn: try d.require("roleArn"), sessionName: sessionName, externalId: d.setting("externalId"), durationSeconds: duration)
             let base: any AWSCredentialProvider
@@ -98,7 +99,8 @@ struct AWSConnectorSettings: Sendable {
                 base = CachingCredentialProvider(Self.delegateChain(env: env, transport: transport, region: region, sts: sts), logger: context.logger)
             }
             return CachingCredentialProvider(
-                AssumeRoleCredentialProvider(settings: settings, base: base, region: region, stsEndpoint: sts, transport: transport),
+                AssumeRoleCredentialProvider(
+                    settings: settings, base: base, region: region, stsEndpoint: sts, transport: transport, timeout: timeout),
                 logger: context.logger)
         case .oidc:
             let roleArn = try d.require("roleArn")
@@ -113,11 +115,14 @@ struct AWSConnectorSettings: Sendable {
                     "missing_web_identity_token",
                     "Connector \(d.id) uses OIDC but has no token: set webIdentityTokenFile, the webIdentityToken credential, or AWS_WEB_IDENTITY_TOKEN_FILE on the delegate.")
             }
-            let duration = try d.setting("durationSeconds").map { _ in try Self.int(d, "durationSeconds", default: 3600, range: AssumeRoleSettings.durationRange) }
+            let duration = try d.setting("durationSeconds").map { _ in
+                try AssumeRoleSettings(roleArn: roleArn, durationSeconds: try Self.int(d, "durationSeconds", default: 3600, range: Int.min...Int.max))
+                    .durationSeconds
+            }
             return CachingCredentialProvider(
                 WebIdentityCredentialProvider(
                     roleArn: roleArn, sessionName: sessionName, durationSeconds: duration, token: token, region: region, stsEndpoint: sts,
-                    transport: transport),
+                    transport: transport, timeout: timeout),
                 logger: context.logger)
         }
     }
@@ -127,7 +132,9 @@ struct AWSConnectorSettings: Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let secret = try d.requireCredential("secretAccessKey").withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        let token = d.credentials["sessionToken"].map { $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+        let token = d.credentials["sessionToken"].map {
+            $0.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         return StaticCredentialProvider(AWSCredentials(accessKeyId: id, secretAccessKey: secret, sessionToken: token))
     }
 

@@ -5,7 +5,8 @@ import LegateCrypto
 
 /// AWS Secrets Manager as a secret store: the value lives in AWS, the manager keeps the name.
 /// Text secrets are stored as SecretString, file secrets as SecretBinary. Writes carry a
-/// ClientRequestToken derived from the task, so a retried write is not applied twice.
+/// ClientRequestToken derived from the caller's idempotency token (task and secret version), so
+/// a retried write is not applied twice.
 public struct AWSSecretsManagerStore: SecretStore {
     public static let type = "awssecretsmanager"
     let client: AWSClient

@@ -78,7 +78,7 @@ struct AWSServiceError: Sendable {
             return .permanent(
                 "aws_expired_token",
                 "AWS rejected the session token from \(route) as expired (\(aws)). Check the delegate's clock and that the credential source issues fresh credentials.")
-        case "InvalidIdentityToken", "InvalidIdentityTokenException", "ExpiredTokenException_WebIdentity":
+        case "InvalidIdentityToken", "InvalidIdentityTokenException":
             return .permanent(
                 "aws_invalid_identity_token",
                 "STS rejected the web identity token for \(subject) (\(aws)). Check the token's issuer and audience, that the OIDC provider is registered in IAM, and the role's trust policy.")

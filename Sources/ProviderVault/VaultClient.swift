@@ -84,7 +84,8 @@ public struct VaultClient: Sendable {
             if response.status == 403, authenticated, fixedToken == nil, attempt == 0, let auth, let token, await auth.invalidate(token) {
                 continue
             }
-            throw VaultError.parse(status: response.status, body: response.body).providerError(what: what, address: address, namespace: namespace)
+            throw VaultError.parse(status: response.status, body: response.body)
+                .providerError(what: what, address: address, namespace: namespace, login: !authenticated)
         }
         throw ProviderError.permanent("vault_permission_denied", "Vault denied \(what) after a fresh login.")
     }
@@ -101,13 +102,15 @@ struct VaultError {
         return VaultError(status: status, messages: errors.map { String($0.prefix(300)) })
     }
 
-    func providerError(what: String, address: String, namespace: String?) -> ProviderError {
+    /// `login`: an unauthenticated call (a login), whose denial is about credentials, not policy.
+    func providerError(what: String, address: String, namespace: String?, login: Bool = false) -> ProviderError {
         let detail = messages.isEmpty ? "HTTP \(status)" : messages.joined(separator: "; ")
         let ns = namespace.map { " (namespace \($0))" } ?? ""
         switch status {
         case 400:
             return .configuration("vault_invalid_request", "Vault rejected \(what)\(ns) as invalid: \(detail). Check the connector's settings.")
         case 401, 403:
+            if login { return .permanent("vault_permission_denied", "Vault denied \(what)\(ns): \(detail).") }
             return .permanent(
                 "vault_permission_denied",
                 "Vault denied \(what)\(ns): \(detail). Check that the policy of the token or auth role grants this path (KV v2 needs read on <mount>/data/... and list on <mount>/metadata/...).")

@@ -519,13 +519,16 @@ struct SecretCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
         @Argument(help: "Secret id.")
         var id: String
-        @Option(help: "File holding the value, or - for stdin.")
+        @Option(help: "File holding the value, or - for stdin. For text secrets one trailing newline is dropped.")
         var valueFile: String
-        @Flag(help: "Keep a trailing newline (file secrets keep it anyway).")
-        var file = false
         func run() async throws {
             await runAdmin {
-                let value = try SecretCommand.readValue(valueFile, file: file)
+                // File secrets are sent byte for byte, text secrets lose one trailing newline.
+                let secrets = try await admin.client().call(.GET, "/secrets", as: [SecretView].self) ?? []
+                guard let current = secrets.first(where: { $0.id == id }) else {
+                    throw ConfigurationError("No secret \(id); `legate-manager secret list` shows the ids.")
+                }
+                let value = try SecretCommand.readValue(valueFile, file: current.kind == .file)
                 let req = UpdateSecretValueRequest(value: value.base64EncodedString())
                 guard let s = try await admin.client().call(.PUT, "/secrets/\(id)/value", body: req, as: SecretView.self) else { return }
                 if admin.json { try printJSON(s) } else { print("\(s.id) version \(s.version)") }

@@ -100,7 +100,8 @@ public actor CredentialProviderChain: AWSCredentialProvider {
                 reasons.append("\(p.route): \(error)")
             }
         }
-        throw ProviderError.transient(
+        // Not retried: a missing role does not appear within a task's retry window.
+        throw ProviderError.permanent(
             "aws_no_credentials",
             "No AWS credentials found on this delegate for \(route). Tried, in order: \(reasons.joined(separator: "; ")). Give the host or pod an IAM role, or use access keys.")
     }

@@ -49,10 +49,11 @@ public struct AssumeRoleCredentialProvider: AWSCredentialProvider {
     /// `stsEndpoint`: base URL of STS (regional by default).
     public init(
         settings: AssumeRoleSettings, base: any AWSCredentialProvider, region: String, stsEndpoint: String,
-        transport: any HTTPTransport, now: @escaping @Sendable () -> Date = { Date() }
+        transport: any HTTPTransport, timeout: Duration = .seconds(10), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.settings = settings
-        self.sts = AWSClient(service: "sts", region: region, endpoint: stsEndpoint, credentials: base, transport: transport, now: now)
+        self.sts = AWSClient(
+            service: "sts", region: region, endpoint: stsEndpoint, credentials: base, transport: transport, timeout: timeout, now: now)
         self.route = "STS AssumeRole of \(settings.roleArn) with \(base.route)"
     }
 
@@ -85,7 +86,7 @@ public struct WebIdentityCredentialProvider: AWSCredentialProvider {
 
     public init(
         roleArn: String, sessionName: String, durationSeconds: Int? = nil, token: TokenSource, region: String, stsEndpoint: String,
-        transport: any HTTPTransport, now: @escaping @Sendable () -> Date = { Date() }
+        transport: any HTTPTransport, timeout: Duration = .seconds(10), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.roleArn = roleArn
         self.sessionName = sessionName
@@ -93,7 +94,7 @@ public struct WebIdentityCredentialProvider: AWSCredentialProvider {
         self.token = token
         self.sts = AWSClient(
             service: "sts", region: region, endpoint: stsEndpoint, credentials: StaticCredentialProvider(AWSCredentials(accessKeyId: "", secretAccessKey: "")),
-            transport: transport, now: now)
+            transport: transport, timeout: timeout, now: now)
         switch token {
         case .file(let path): self.route = "web identity (AssumeRoleWithWebIdentity of \(roleArn), token file \(path))"
         case .value: self.route = "web identity (AssumeRoleWithWebIdentity of \(roleArn), token from the manager)"
@@ -120,8 +121,21 @@ public struct WebIdentityCredentialProvider: AWSCredentialProvider {
     public func credentials() async throws -> AWSCredentials {
         var parameters = [("RoleArn", roleArn), ("RoleSessionName", sessionName), ("WebIdentityToken", try tokenText())]
         if let durationSeconds { parameters.append(("DurationSeconds", String(durationSeconds))) }
-        let xml = try await sts.query(
-            action: "AssumeRoleWithWebIdentity", version: "2011-06-15", parameters: parameters, subject: "role \(roleArn)", signed: false)
+        let xml: XMLFields
+        do {
+            xml = try await sts.query(
+                action: "AssumeRoleWithWebIdentity", version: "2011-06-15", parameters: parameters, subject: "role \(roleArn)", signed: false)
+        } catch let e as ProviderError where e.code == "aws_expired_token" {
+            // Here "expired" is the web identity token itself, not a session.
+            let source: String
+            switch token {
+            case .file(let path): source = "the token file \(path)"
+            case .value: source = "the webIdentityToken credential"
+            }
+            throw ProviderError.permanent(
+                "aws_web_identity_token_expired",
+                "STS says the web identity token from \(source) has expired (role \(roleArn)). Make sure it is refreshed (projected service-account tokens are) or update the credential.")
+        }
         return try STSCredentials.parse(xml, what: "AssumeRoleWithWebIdentity of \(roleArn)")
     }
 }

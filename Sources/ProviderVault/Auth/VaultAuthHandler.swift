@@ -121,22 +121,27 @@ public actor VaultAuthHandler {
         // Renew while we can; otherwise (or when renewal fails) log in again.
         if let t = current, t.renewable, let expires = t.expiresAt, expires > now() {
             do {
-                let out = try await client.call(
-                    "POST", "auth/token/renew-self", body: [:], authenticated: false, what: "token renewal", token: t)
-                let renewed = try VaultToken.fromAuth(out, now: now(), what: "token renewal")
-                renewals += 1
-                // A renewal capped by the token's max TTL gives less than asked: log in before it ends.
-                current = renewed
-                return renewed
+                return try await renew(t, client: client)
             } catch {
                 logger?.notice("Vault token renewal failed; logging in again", metadata: ["error": "\(error)"])
                 if !method.canRelogin, let expires = t.expiresAt, expires > now() { return t }
             }
         }
-        let fresh = try await method.login(client, now: now())
+        var fresh = try await method.login(client, now: now())
         logins += 1
+        // A given token may be close to the end of its TTL: renew it at once to its full period.
+        if !method.canRelogin, fresh.renewable, fresh.expiresAt != nil {
+            fresh = (try? await renew(fresh, client: client)) ?? fresh
+        }
         current = fresh
         return fresh
+    }
+
+    private func renew(_ t: VaultToken, client: VaultClient) async throws -> VaultToken {
+        let out = try await client.call("POST", "auth/token/renew-self", body: [:], authenticated: false, what: "token renewal", token: t)
+        let renewed = try VaultToken.fromAuth(out, now: now(), what: "token renewal")
+        renewals += 1
+        return renewed
     }
 }
 

@@ -67,7 +67,7 @@ public struct AgentService: Service, CustomStringConvertible {
         let worker = SecretWorker(
             registry: providers,
             context: ProviderContext(
-                stateDirectory: configuration.raw.stateDirectory, logger: logger, retry: RetryPolicy(maxAttempts: 8), transport: transport,
+                stateDirectory: configuration.raw.stateDirectory, logger: logger, retry: RetryPolicy(maxAttempts: 8, deadline: .seconds(20)), transport: transport,
                 environment: environment),
             revealed: { owner, values in activeSecrets.add(task: owner, values: values) })
         let loop = AgentLoop(

@@ -137,10 +137,13 @@ struct SecretWorker: Sendable {
     func perform(_ op: SecretOperation, taskId: String) async throws -> [String: String] {
         switch op.kind {
         case .validate:
+            // "Test connection" answers within the manager's wait: fewer, shorter retries.
+            var retry = context.retry
+            retry.deadline = min(retry.deadline, .seconds(10))
             let report: ValidationReport
             switch try await connector(op.connector) {
-            case .keyManager(let km): report = try await context.retry.run { try await km.validate() }
-            case .secretStore(let store): report = try await context.retry.run { try await store.validate() }
+            case .keyManager(let km): report = try await retry.run { try await km.validate() }
+            case .secretStore(let store): report = try await retry.run { try await store.validate() }
             }
             var out = ["checks": report.checks.joined(separator: "\n")]
             out["route"] = report.route

@@ -115,17 +115,19 @@ public final class ManagerRuntime: Sendable {
 }
 
 /// Holds the bound port and lets callers wait for it.
-actor PortBox {
+public actor PortBox {
     private var port: Int?
     private var waiters: [CheckedContinuation<Int, Never>] = []
 
-    func set(_ p: Int) {
+    public init() {}
+
+    public func set(_ p: Int) {
         port = p
         for w in waiters { w.resume(returning: p) }
         waiters = []
     }
 
-    func get() async -> Int {
+    public func get() async -> Int {
         if let port { return port }
         return await withCheckedContinuation { waiters.append($0) }
     }

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import LegateBench
 import LegateCore
+import LegateManager
 import Logging
 import NIOCore
 import ProviderAWS
@@ -267,44 +268,44 @@ func withAWSPeers<T: Sendable>(_ body: @Sendable (_ moto: MotoServer, _ standIn:
     let moto = try await MotoServer.start()
     defer { moto.stop() }
     let standIn = AWSStandIn(moto: moto)
-    let port = PortSignal()
+    do {
+        let r = try await withLoopbackServer({ request in try await standIn.respond(request) }) { url in
+            try await body(moto, standIn, url)
+        }
+        try? await standIn.http.shutdown()
+        return r
+    } catch {
+        try? await standIn.http.shutdown()
+        throw error
+    }
+}
+
+/// Serves `respond` over plain HTTP on a free loopback port (a test stand-in for a cloud or
+/// cluster API) for the duration of `body`, which gets the base URL.
+func withLoopbackServer<T: Sendable>(
+    _ respond: @escaping @Sendable (Request) async throws -> Response, _ body: @Sendable (_ url: String) async throws -> T
+) async throws -> T {
+    let port = PortBox()
+    let quiet = Logger(label: "stand-in", factory: { _ in SwiftLogNoOpLogHandler() })
     let app = Application(
-        responder: CallbackResponder<BasicRequestContext> { request, _ in try await standIn.respond(request) },
+        responder: CallbackResponder<BasicRequestContext> { request, _ in try await respond(request) },
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in await port.set(channel.localAddress?.port ?? 0) },
-        logger: Logger(label: "aws-stand-in", factory: { _ in SwiftLogNoOpLogHandler() }))
-    let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "peers", factory: { _ in SwiftLogNoOpLogHandler() })))
+        onServerRunning: { channel in await port.set(channel.localAddress?.port ?? 0) }, logger: quiet)
+    let group = ServiceGroup(configuration: .init(services: [app], logger: quiet))
     return try await withThrowingTaskGroup(of: T?.self) { tasks in
         tasks.addTask {
             try await group.run()
             return nil
         }
         do {
-            let url = "http://127.0.0.1:\(await port.get())"
-            let r = try await body(moto, standIn, url)
+            let r = try await body("http://127.0.0.1:\(await port.get())")
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
-            try? await standIn.http.shutdown()
             return r
         } catch {
             await group.triggerGracefulShutdown()
             try? await tasks.waitForAll()
-            try? await standIn.http.shutdown()
             throw error
         }
-    }
-}
-
-actor PortSignal {
-    private var port: Int?
-    private var waiters: [CheckedContinuation<Int, Never>] = []
-    func set(_ p: Int) {
-        port = p
-        for w in waiters { w.resume(returning: p) }
-        waiters = []
-    }
-    func get() async -> Int {
-        if let port { return port }
-        return await withCheckedContinuation { waiters.append($0) }
     }
 }

@@ -244,35 +244,15 @@ func withVaultPeers<T: Sendable>(
     _ body: @Sendable (_ bao: BaoServer, _ fixture: VaultFixture, _ kubernetes: KubernetesStandIn) async throws -> T
 ) async throws -> T {
     let k8s = KubernetesStandIn()
-    let port = PortSignal()
-    let app = Application(
-        responder: CallbackResponder<BasicRequestContext> { request, _ in try await k8s.respond(request) },
-        configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-        onServerRunning: { channel in await port.set(channel.localAddress?.port ?? 0) },
-        logger: Logger(label: "k8s-stand-in", factory: { _ in SwiftLogNoOpLogHandler() }))
-    let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "peers", factory: { _ in SwiftLogNoOpLogHandler() })))
-    return try await withThrowingTaskGroup(of: T?.self) { tasks in
-        tasks.addTask {
-            try await group.run()
-            return nil
-        }
-        let bao: BaoServer
-        do { bao = try await BaoServer.start() } catch {
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
-            throw error
-        }
+    return try await withLoopbackServer({ request in try await k8s.respond(request) }) { k8sURL in
+        let bao = try await BaoServer.start()
         do {
-            let fixture = try await VaultSetup.configure(bao, kubernetesURL: "http://127.0.0.1:\(await port.get())")
+            let fixture = try await VaultSetup.configure(bao, kubernetesURL: k8sURL)
             let r = try await body(bao, fixture, k8s)
             await bao.stop()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
             return r
         } catch {
             await bao.stop()
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
             throw error
         }
     }

@@ -32,13 +32,8 @@ public struct JWTAuth: VaultAuthMethod {
             }
             token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        do {
-            let out = try await client.call(
-                "POST", "auth/\(mount)/login", body: ["role": role, "jwt": token], authenticated: false, what: "JWT login at auth/\(mount)")
-            return try VaultToken.fromAuth(out, now: now, what: "JWT login")
-        } catch let e as ProviderError where e.code == "vault_invalid_request" || e.code == "vault_permission_denied" {
-            throw ProviderError.permanent(
-                "vault_bad_auth", "JWT login at auth/\(mount) failed for role '\(role)': \(e.message) Check the token's issuer, audience and signature keys, and the role's bound claims.")
-        }
+        return try await roleLogin(
+            client, mount: mount, role: role, jwt: token, kind: "JWT",
+            check: "Check the token's issuer, audience and signature keys, and the role's bound claims.", now: now)
     }
 }

@@ -23,14 +23,8 @@ public struct KubernetesAuth: VaultAuthMethod {
                 "vault_k8s_token_file", "Cannot read the service-account token '\(tokenFile)'; is the service account token mounted (automountServiceAccountToken)?")
         }
         let jwt = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        do {
-            let out = try await client.call(
-                "POST", "auth/\(mount)/login", body: ["role": role, "jwt": jwt], authenticated: false, what: "Kubernetes login at auth/\(mount)")
-            return try VaultToken.fromAuth(out, now: now, what: "Kubernetes login")
-        } catch let e as ProviderError where e.code == "vault_invalid_request" || e.code == "vault_permission_denied" {
-            throw ProviderError.permanent(
-                "vault_bad_auth",
-                "Kubernetes login at auth/\(mount) failed for role '\(role)': \(e.message) Check that the role exists and is bound to this service account and namespace.")
-        }
+        return try await roleLogin(
+            client, mount: mount, role: role, jwt: jwt, kind: "Kubernetes",
+            check: "Check that the role exists and is bound to this service account and namespace.", now: now)
     }
 }

@@ -156,3 +156,19 @@ extension VaultClient {
         return try await c.call(method, path, body: body, authenticated: true, what: what)
     }
 }
+
+extension VaultAuthMethod {
+    /// The login shared by the JWT-based methods (Kubernetes, JWT/OIDC): POST role + jwt to
+    /// `auth/<mount>/login`; a refusal names the method, role and what to check.
+    func roleLogin(_ client: VaultClient, mount: String, role: String, jwt: String, kind: String, check: String, now: Date) async throws
+        -> VaultToken
+    {
+        do {
+            let out = try await client.call(
+                "POST", "auth/\(mount)/login", body: ["role": role, "jwt": jwt], authenticated: false, what: "\(kind) login at auth/\(mount)")
+            return try VaultToken.fromAuth(out, now: now, what: "\(kind) login")
+        } catch let e as ProviderError where e.code == "vault_invalid_request" || e.code == "vault_permission_denied" {
+            throw ProviderError.permanent("vault_bad_auth", "\(kind) login at auth/\(mount) failed for role '\(role)': \(e.message) \(check)")
+        }
+    }
+}

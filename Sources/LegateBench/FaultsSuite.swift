@@ -6,11 +6,11 @@ import LegateWire
 
 /// How fast the system heals: socket cut (silenced) → first task completed over polling; stream
 /// back → agent on the socket again; agent SIGKILLed → manager declares it lost. The full run uses
-/// the production heartbeat (10 s); `--quick` uses 2 s so it fits the test suite. The reference is
+/// the production default heartbeat; `--quick` uses 2 s so it fits the test suite. The reference is
 /// the heartbeat interval of the same run: every detection here is a multiple of it by design.
 enum FaultsSuite {
     static func run(quick: Bool, dir: String, executable: String) async throws -> [BenchFigure] {
-        let heartbeat: Duration = quick ? .seconds(2) : .seconds(10)
+        let heartbeat: Duration = quick ? .seconds(2) : ManagerSettings().heartbeatInterval
         let hb = heartbeat.seconds
         return try await withBenchManager(dir: dir, heartbeat: heartbeat) { m in
             let url = await m.url()

@@ -5,7 +5,9 @@ import Logging
 
 /// Timing and limits of a manager.
 public struct ManagerSettings: Sendable {
-    public var heartbeatInterval: Duration = .seconds(10)
+    /// 5 s: a silent socket is left for polling within ~15 s and a dead delegate is declared lost
+    /// within ~18 s (decision 46), for one small request per delegate every 5 s.
+    public var heartbeatInterval: Duration = .seconds(5)
     /// Heartbeats a delegate may miss before it is declared lost.
     public var lostAfterMissed = 3
     /// Longest long-poll wait announced to agents (`pollIntervalMs`).

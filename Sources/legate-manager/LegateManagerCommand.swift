@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Extra host name or IP for the generated certificate (repeatable).")
     var certHostname: [String] = []
     @Option(help: "Heartbeat interval in seconds announced to agents.")
-    var heartbeatInterval: Double = 10
+    var heartbeatInterval: Double = 5
     @Option(help: "Missed heartbeats before a delegate is declared lost.")
     var lostAfter: Int = 3
     @Option(help: "Long-poll wait announced to agents, in seconds (max 30).")

@@ -241,11 +241,7 @@ public struct ManagerEndpoint: Sendable, Equatable {
         return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
     }
 
-    public static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" || host == "::1" || host == "[::1]" { return true }
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
-    }
+    public static func isLoopback(_ host: String) -> Bool { Loopback.isLoopback(host: host) }
 
     var hostForURL: String { host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host }
     public var baseURL: String { "\(secure ? "https" : "http")://\(hostForURL):\(port)" }

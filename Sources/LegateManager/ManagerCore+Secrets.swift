@@ -20,7 +20,7 @@ let knownConnectorTypes = ["builtin", "awskms", "awssecretsmanager", "vault", "g
 func isSecretStore(_ c: ManagerStore.ConnectorRecord) -> Bool {
     switch c.type {
     case "awssecretsmanager", "cyberark": true
-    case "vault": (c.config["engine"] ?? "kv").lowercased() != "transit"
+    case "vault": (c.config["engine"] ?? "kv").trimmingWhitespace().lowercased() != "transit"
     case "azurekeyvault": (c.config["mode"] ?? "secrets").lowercased() != "keys"
     default: false
     }

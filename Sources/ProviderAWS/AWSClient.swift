@@ -133,7 +133,5 @@ enum AWSEndpoint {
         return "https://\(service)\(fips ? "-fips" : "").\(region).\(suffix)"
     }
 
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
-    }
+    static func isLoopback(_ host: String) -> Bool { Loopback.isLoopback(host: host) }
 }

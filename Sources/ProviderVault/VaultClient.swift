@@ -31,7 +31,7 @@ public struct VaultClient: Sendable {
         guard let u = URLComponents(string: address), let scheme = u.scheme?.lowercased(), let host = u.host, !host.isEmpty else {
             throw ProviderError.configuration("invalid_vault_address", "Vault address '\(address)' is not a URL; expected https://host:8200.")
         }
-        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
+        let loopback = Loopback.isLoopback(host: host)
         guard scheme == "https" || (scheme == "http" && (loopback || allowHTTP)) else {
             throw ProviderError.configuration(
                 "insecure_vault_address",
@@ -107,6 +107,8 @@ struct VaultError {
         let detail = messages.isEmpty ? "HTTP \(status)" : messages.joined(separator: "; ")
         let ns = namespace.map { " (namespace \($0))" } ?? ""
         switch status {
+        case 400 where messages.contains { $0.contains("check-and-set") }:
+            return .transient("vault_cas_conflict", "Another writer changed \(what)\(ns) at the same time (check-and-set); retrying with the new version.")
         case 400:
             return .configuration("vault_invalid_request", "Vault rejected \(what)\(ns) as invalid: \(detail). Check the connector's settings.")
         case 401, 403:

@@ -10,7 +10,7 @@ struct VaultConnectorSettings {
     var auth: any VaultAuthMethod
 
     init(_ d: ConnectorDescriptor) throws {
-        let allowHTTP = ["true", "yes", "1"].contains(d.setting("allowHttp")?.lowercased() ?? "")
+        let allowHTTP = try Self.bool(d, "allowHttp")
         self.address = try VaultClient.validate(address: try d.require("address"), allowHTTP: allowHTTP)
         self.namespace = d.setting("namespace")
         self.auth = try Self.authMethod(d)
@@ -47,8 +47,8 @@ struct VaultConnectorSettings {
 
     static func bool(_ d: ConnectorDescriptor, _ key: String) throws -> Bool {
         switch d.setting(key)?.lowercased() {
-        case nil, "false", "no", "0": return false
-        case "true", "yes", "1": return true
+        case nil, "false", "no", "off", "0": return false
+        case "true", "yes", "on", "1": return true
         case let v?: throw ProviderError.configuration("invalid_setting", "Setting '\(key)' is '\(v)'; use true or false.")
         }
     }
@@ -70,7 +70,14 @@ public enum VaultDrivers {
 
     static func make(_ d: ConnectorDescriptor, context: ProviderContext) throws -> Connector {
         let settings = try VaultConnectorSettings(d)
-        let timeout = Duration.seconds(Int(d.setting("requestTimeoutSeconds") ?? "") ?? 10)
+        var seconds = 10
+        if let t = d.setting("requestTimeoutSeconds") {
+            guard let n = Int(t), (1...300).contains(n) else {
+                throw ProviderError.configuration("invalid_setting", "Setting 'requestTimeoutSeconds' is '\(t)'; use a whole number in 1–300.")
+            }
+            seconds = n
+        }
+        let timeout = Duration.seconds(seconds)
         let client = settings.client(context, timeout: timeout)
         // The handler logs in through the same client, without a token.
         let attach: @Sendable (VaultClient) async -> Void = { c in

@@ -7,7 +7,8 @@ public struct AppRoleAuth: VaultAuthMethod {
     let roleId: String
     let secretId: SecretBytes?
     let mount: String
-    public var description: String { "AppRole (auth/\(mount), role id \(roleId))" }
+    /// The role id is not shown: it may have been given as a credential.
+    public var description: String { "AppRole (auth/\(mount))" }
     public var canRelogin: Bool { true }
 
     public init(roleId: String, secretId: SecretBytes?, mount: String = "approle") {
@@ -24,7 +25,7 @@ public struct AppRoleAuth: VaultAuthMethod {
             return try VaultToken.fromAuth(out, now: now, what: "AppRole login")
         } catch let e as ProviderError where e.code == "vault_invalid_request" || e.code == "vault_permission_denied" {
             throw ProviderError.permanent(
-                "vault_bad_auth", "AppRole login at auth/\(mount) failed for role id \(roleId): \(e.message) Check the role id and secret id (a secret id may have expired or been used up).")
+                "vault_bad_auth", "AppRole login at auth/\(mount) failed: \(e.message) Check the role id and secret id (a secret id may have expired or been used up).")
         }
     }
 }

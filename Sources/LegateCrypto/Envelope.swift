@@ -47,24 +47,47 @@ public enum Envelope {
         dataKey: SymmetricKey, wrappedKey: [UInt8], nonce: AES.GCM.Nonce
     ) throws(EnvelopeError) -> [UInt8] {
         try DataKey.check(dataKey)
-        let header = try EnvelopeHeader(
-            connectorId: connectorId, keyRef: keyRef, keyVersion: keyVersion, wrappedKey: wrappedKey,
-            nonce: nonce.withUnsafeBytes { Array($0) })
-        var out = header.encoded()
-        let aad = out + identity.encoded()
-        let box: AES.GCM.SealedBox
+        try EnvelopeHeader.checkFields(
+            connectorIdCount: connectorId.utf8.count, keyRefCount: keyRef.utf8.count, wrappedKeyCount: wrappedKey.count)
+        let headerCount = EnvelopeHeader.encodedCount(
+            connectorIdCount: connectorId.utf8.count, keyRefCount: keyRef.utf8.count, wrappedKeyCount: wrappedKey.count)
+        // AAD = header ‖ identity, written once into one buffer; the envelope starts with its first
+        // `headerCount` bytes.
+        let aad = [UInt8](encodedCount: headerCount + identity.encodedCount) { writer in
+            nonce.withUnsafeBytes { nonce in
+                EnvelopeHeader.write(
+                    connectorId: connectorId, keyRef: keyRef, keyVersion: keyVersion, wrappedKey: wrappedKey,
+                    nonce: nonce, into: &writer)
+            }
+            identity.write(into: &writer)
+        }
+        let nonceCount = EnvelopeHeader.nonceByteCount
+        let envelopeCount = headerCount + plaintext.count + EnvelopeHeader.tagByteCount
         do {
-            box = try plaintext.withUnsafeBytes { bytes in
-                try AES.GCM.seal(bytes, using: dataKey, nonce: nonce, authenticating: aad)
+            // Allocated before swift-crypto's two buffers so those sit above it and are freed
+            // together: glibc then trims and re-faults two fresh heap regions per large seal, not
+            // three (page faults, not copying, are the cost at 1 MiB).
+            return try [UInt8](unsafeUninitializedCapacity: envelopeCount) { buffer, initialized in
+                let out = UnsafeMutableRawBufferPointer(buffer)
+                // A raw buffer is one contiguous region, swift-crypto's no-copy input path.
+                let box = try plaintext.withUnsafeBytes { bytes in
+                    try AES.GCM.seal(bytes, using: dataKey, nonce: nonce, authenticating: aad)
+                }
+                // `combined` is nonce ‖ ciphertext ‖ tag in one buffer: one memcpy of its tail,
+                // where `ciphertext`/`tag` would each build a `Data` slice first.
+                guard let combined = box.combined, combined.count == nonceCount + envelopeCount - headerCount else {
+                    throw EnvelopeError.cryptoFailure(operation: "seal an envelope with AES-256-GCM")
+                }
+                aad.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<headerCount])) }
+                combined.withUnsafeBytes { sealed in
+                    UnsafeMutableRawBufferPointer(rebasing: out[headerCount...])
+                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: sealed[nonceCount...]))
+                }
+                initialized = envelopeCount
             }
         } catch {
             throw .cryptoFailure(operation: "seal an envelope with AES-256-GCM")
         }
-        out.reserveCapacity(out.count + box.ciphertext.count + box.tag.count)
-        // Appending through raw buffers is a memcpy; appending `Data` as a sequence goes byte by byte.
-        box.ciphertext.withUnsafeBytes { out.append(contentsOf: $0) }
-        box.tag.withUnsafeBytes { out.append(contentsOf: $0) }
-        return out
     }
 
     /// Parses and returns the header of `envelope` without decrypting anything, so the caller can
@@ -89,25 +112,29 @@ public enum Envelope {
     public static func open(_ envelope: [UInt8], identity: SecretIdentity, dataKey: SymmetricKey)
         throws(EnvelopeError) -> SecretBytes
     {
-        let (header, headerLength) = try EnvelopeHeader.parse(envelope)
+        let layout = try EnvelopeHeader.scan(envelope)
         try DataKey.check(dataKey)
+        let headerLength = layout.headerLength
         // The AAD uses the header bytes as stored, not a re-encoding, so what is authenticated is
         // exactly what was read.
-        let aad = Array(envelope[0..<headerLength]) + identity.encoded()
-        let tagStart = envelope.count - EnvelopeHeader.tagByteCount
+        let aad = [UInt8](encodedCount: headerLength + identity.encodedCount) { writer in
+            envelope.withUnsafeBytes { writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<headerLength])) }
+            identity.write(into: &writer)
+        }
+        var plaintext: Data
         do {
-            let box = try AES.GCM.SealedBox(
-                nonce: try AES.GCM.Nonce(data: header.nonce),
-                ciphertext: envelope[headerLength..<tagStart],
-                tag: envelope[tagStart...])
-            var plaintext = try AES.GCM.open(box, using: dataKey, authenticating: aad)
-            defer { SecureZero.zero(&plaintext) }
-            return SecretBytes(count: plaintext.count) { destination in
-                plaintext.withUnsafeBytes { destination.copyMemory(from: $0) }
+            // The nonce is the header's last field, so nonce ‖ ciphertext ‖ tag is one contiguous
+            // run: swift-crypto's combined form, taken in one memcpy.
+            let box = try envelope.withUnsafeBytes { bytes in
+                try AES.GCM.SealedBox(combined: UnsafeRawBufferPointer(rebasing: bytes[layout.nonce.lowerBound...]))
             }
+            plaintext = try AES.GCM.open(box, using: dataKey, authenticating: aad)
         } catch {
             throw .authenticationFailed(identity: identity)
         }
+        // The returned `Data` is referenced only here; SecretBytes takes it over (and zeroes it on
+        // release) instead of copying it and zeroing the original.
+        return SecretBytes(adopting: consume plaintext)
     }
 
     /// The envelope as standard, padded base64 (RFC 4648 §4), for storing in JSON or a text column.

@@ -45,12 +45,17 @@ public struct EnvelopeHeader: Sendable, Hashable {
     public init(connectorId: String, keyRef: String, keyVersion: UInt32, wrappedKey: [UInt8], nonce: [UInt8])
         throws(EnvelopeError)
     {
-        try Self.checkName(connectorId.utf8.count, part: .connectorId)
-        try Self.checkName(keyRef.utf8.count, part: .keyRef)
-        try Self.checkWrappedKey(wrappedKey.count)
+        try Self.checkFields(
+            connectorIdCount: connectorId.utf8.count, keyRefCount: keyRef.utf8.count, wrappedKeyCount: wrappedKey.count)
         guard nonce.count == Self.nonceByteCount else {
             throw .invalidField(part: .nonce, reason: "is \(nonce.count) bytes; it must be exactly \(Self.nonceByteCount)")
         }
+        self.init(
+            unchecked: connectorId, keyRef: keyRef, keyVersion: keyVersion, wrappedKey: wrappedKey, nonce: nonce)
+    }
+
+    /// For values `parse` has already validated.
+    private init(unchecked connectorId: String, keyRef: String, keyVersion: UInt32, wrappedKey: [UInt8], nonce: [UInt8]) {
         self.formatVersion = Self.currentFormatVersion
         self.connectorId = connectorId
         self.keyRef = keyRef
@@ -61,40 +66,99 @@ public struct EnvelopeHeader: Sendable, Hashable {
 
     /// Number of bytes ``encoded()`` produces.
     public var encodedCount: Int {
-        4 + 2 + connectorId.utf8.count + 2 + keyRef.utf8.count + 4 + 2 + wrappedKey.count + Self.nonceByteCount
+        Self.encodedCount(
+            connectorIdCount: connectorId.utf8.count, keyRefCount: keyRef.utf8.count, wrappedKeyCount: wrappedKey.count)
     }
 
     /// The header's bytes, exactly as they start an envelope and as they enter the AAD.
     public func encoded() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(encodedCount)
-        out += Self.magic
-        out.append(formatVersion)
-        // The initialiser enforced the limits, so these conversions cannot truncate.
-        out.appendBigEndian(UInt16(truncatingIfNeeded: connectorId.utf8.count))
-        out.append(contentsOf: connectorId.utf8)
-        out.appendBigEndian(UInt16(truncatingIfNeeded: keyRef.utf8.count))
-        out.append(contentsOf: keyRef.utf8)
-        out.appendBigEndian(keyVersion)
-        out.appendBigEndian(UInt16(truncatingIfNeeded: wrappedKey.count))
-        out += wrappedKey
-        out += nonce
-        return out
+        [UInt8](encodedCount: encodedCount) { writer in
+            nonce.withUnsafeBytes { nonce in
+                Self.write(
+                    connectorId: connectorId, keyRef: keyRef, keyVersion: keyVersion, wrappedKey: wrappedKey,
+                    nonce: nonce, into: &writer)
+            }
+        }
+    }
+
+    // MARK: encoding without building a header value (the sealing path)
+
+    /// The field limits of the layout, checked in field order so the first problem is reported.
+    static func checkFields(connectorIdCount: Int, keyRefCount: Int, wrappedKeyCount: Int) throws(EnvelopeError) {
+        try checkName(connectorIdCount, part: .connectorId)
+        try checkName(keyRefCount, part: .keyRef)
+        try checkWrappedKey(wrappedKeyCount)
+    }
+
+    static func encodedCount(connectorIdCount: Int, keyRefCount: Int, wrappedKeyCount: Int) -> Int {
+        4 + 2 + connectorIdCount + 2 + keyRefCount + 4 + 2 + wrappedKeyCount + nonceByteCount
+    }
+
+    /// Writes a header whose fields passed ``checkFields(connectorIdCount:keyRefCount:wrappedKeyCount:)``
+    /// (so the length conversions below cannot truncate) and whose nonce is 12 bytes.
+    static func write(
+        connectorId: String, keyRef: String, keyVersion: UInt32, wrappedKey: [UInt8], nonce: UnsafeRawBufferPointer,
+        into writer: inout ByteWriter
+    ) {
+        writer.write(magic)
+        writer.writeBigEndian(currentFormatVersion)
+        writer.writeBigEndian(UInt16(truncatingIfNeeded: connectorId.utf8.count))
+        writer.write(utf8: connectorId)
+        writer.writeBigEndian(UInt16(truncatingIfNeeded: keyRef.utf8.count))
+        writer.write(utf8: keyRef)
+        writer.writeBigEndian(keyVersion)
+        writer.writeBigEndian(UInt16(truncatingIfNeeded: wrappedKey.count))
+        writer.write(wrappedKey)
+        writer.write(nonce)
+    }
+
+    // MARK: parsing
+
+    /// Where a validated header's fields lie in the envelope (byte offsets from its start).
+    struct Layout {
+        var connectorId: Range<Int>
+        var keyRef: Range<Int>
+        var keyVersion: UInt32
+        var wrappedKey: Range<Int>
+        /// Ends where the header ends and the ciphertext starts.
+        var nonce: Range<Int>
+        var headerLength: Int { nonce.upperBound }
     }
 
     /// Parses the header at the start of `envelope` and checks that a whole tag can follow it.
     ///
-    /// Returns the header and its length in bytes (where the ciphertext starts). Checks run in
-    /// byte order, so the first problem found is the one reported; a length prefix over its limit
-    /// is reported as too long even if the input would also be too short for it, because that
-    /// points at corruption rather than truncation.
+    /// Returns the header and its length in bytes (where the ciphertext starts).
     static func parse(_ envelope: [UInt8]) throws(EnvelopeError) -> (header: EnvelopeHeader, length: Int) {
+        let layout = try scan(envelope)
+        // `scan` validated the names as UTF-8, so decoding cannot substitute anything.
+        let header = EnvelopeHeader(
+            unchecked: String(decoding: envelope[layout.connectorId], as: UTF8.self),
+            keyRef: String(decoding: envelope[layout.keyRef], as: UTF8.self),
+            keyVersion: layout.keyVersion, wrappedKey: Array(envelope[layout.wrappedKey]),
+            nonce: Array(envelope[layout.nonce]))
+        return (header, layout.headerLength)
+    }
+
+    /// Validates the header at the start of `envelope` and returns where its fields are, without
+    /// building strings or arrays: `Envelope.open` needs only the offsets.
+    ///
+    /// Checks run in byte order, so the first problem found is the one reported; a length prefix
+    /// over its limit is reported as too long even if the input would also be too short for it,
+    /// because that points at corruption rather than truncation.
+    static func scan(_ envelope: [UInt8]) throws(EnvelopeError) -> Layout {
+        let scanned: Result<Layout, EnvelopeError> = envelope.withUnsafeBytes { bytes in
+            Result { () throws(EnvelopeError) -> Layout in try scan(bytes) }
+        }
+        return try scanned.get()
+    }
+
+    private static func scan(_ bytes: UnsafeRawBufferPointer) throws(EnvelopeError) -> Layout {
         // Judge the magic on whatever prefix exists: a 2-byte input "LG" is a truncated envelope,
         // a 2-byte input "{\"" is not an envelope at all.
-        let present = envelope.prefix(magic.count)
+        let present = bytes.prefix(magic.count)
         guard present.elementsEqual(magic.prefix(present.count)) else { throw .notAnEnvelope }
 
-        var reader = ByteReader(envelope)
+        var reader = ByteReader(bytes)
         _ = try reader.read(magic.count, part: .magic)
         let version = try reader.readUInt8(part: .formatVersion)
         guard version == currentFormatVersion else { throw .unsupportedFormatVersion(version) }
@@ -104,27 +168,29 @@ public struct EnvelopeHeader: Sendable, Hashable {
         let keyVersion = try reader.readUInt32(part: .keyVersion)
         let wrappedCount = Int(try reader.readUInt16(part: .wrappedKeyLength))
         try checkWrappedKey(wrappedCount)
-        let wrappedKey = Array(try reader.read(wrappedCount, part: .wrappedKey))
-        let nonce = Array(try reader.read(nonceByteCount, part: .nonce))
-        let length = reader.offset
+        let wrappedKey = try reader.read(wrappedCount, part: .wrappedKey)
+        let nonce = try reader.read(nonceByteCount, part: .nonce)
         guard reader.remaining >= tagByteCount else {
             throw .truncated(part: .tag, needed: tagByteCount, available: reader.remaining)
         }
-        let header = try EnvelopeHeader(
-            connectorId: connectorId, keyRef: keyRef, keyVersion: keyVersion, wrappedKey: wrappedKey, nonce: nonce)
-        return (header, length)
+        return Layout(connectorId: connectorId, keyRef: keyRef, keyVersion: keyVersion, wrappedKey: wrappedKey, nonce: nonce)
     }
 
     private static func readName(_ reader: inout ByteReader, lengthPart: EnvelopeError.Part, part: EnvelopeError.Part)
-        throws(EnvelopeError) -> String
+        throws(EnvelopeError) -> Range<Int>
     {
         let count = Int(try reader.readUInt16(part: lengthPart))
         try checkName(count, part: part)
-        let bytes = try reader.read(count, part: part)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        let range = try reader.read(count, part: part)
+        guard isValidUTF8(reader.bytes(at: range)) else {
             throw .invalidField(part: part, reason: "is not valid UTF-8")
         }
-        return text
+        return range
+    }
+
+    /// Names are almost always ASCII, which is valid UTF-8 without the general decoder.
+    private static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil
     }
 
     private static func checkName(_ count: Int, part: EnvelopeError.Part) throws(EnvelopeError) {

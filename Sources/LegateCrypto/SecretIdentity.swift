@@ -28,14 +28,19 @@ public struct SecretIdentity: Sendable, Hashable, Codable, CustomStringConvertib
     /// Length prefixes make it unambiguous (`("ab", "c")` and `("a", "bc")` encode differently)
     /// and 64-bit lengths mean no string is ever too long to encode, so encoding cannot fail.
     public func encoded() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(24 + scope.utf8.count + name.utf8.count)
-        out.appendBigEndian(UInt64(scope.utf8.count))
-        out.append(contentsOf: scope.utf8)
-        out.appendBigEndian(UInt64(name.utf8.count))
-        out.append(contentsOf: name.utf8)
-        out.appendBigEndian(Int64(version))
-        return out
+        [UInt8](encodedCount: encodedCount) { write(into: &$0) }
+    }
+
+    /// Number of bytes ``encoded()`` produces.
+    var encodedCount: Int { 24 + scope.utf8.count + name.utf8.count }
+
+    /// Writes ``encoded()`` in place, so the envelope AAD is built in one buffer.
+    func write(into writer: inout ByteWriter) {
+        writer.writeBigEndian(UInt64(scope.utf8.count))
+        writer.write(utf8: scope)
+        writer.writeBigEndian(UInt64(name.utf8.count))
+        writer.write(utf8: name)
+        writer.writeBigEndian(Int64(version))
     }
 
     public static func == (lhs: SecretIdentity, rhs: SecretIdentity) -> Bool {

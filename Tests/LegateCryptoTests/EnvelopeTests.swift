@@ -38,6 +38,28 @@ final class EnvelopeTests: XCTestCase {
         try roundTrip(rng.bytes(1 << 20))
     }
 
+    /// Both sides of the size at which `open` stops copying the plaintext and keeps swift-crypto's
+    /// buffer, and the sizes `legate bench crypto` measures.
+    func testRoundTripAcrossBufferStrategies() throws {
+        var rng = SplitMix64(seed: 2)
+        for count in [15, 16, 17, 18, 64, 1 << 10, 16 << 10, (1 << 20) + 3] {
+            try roundTrip(rng.bytes(count))
+        }
+    }
+
+    func testNonASCIINamesParse() throws {
+        let key = DataKey.generate()
+        let envelope = try Envelope.seal(
+            SecretBytes(utf8: "v"), identity: identity, connectorId: "kms-é✓", keyRef: "clé/日本", keyVersion: 2,
+            dataKey: key, wrappedKey: [1, 2, 3])
+        let header = try Envelope.header(of: envelope)
+        XCTAssertEqual(header.connectorId, "kms-é✓")
+        XCTAssertEqual(header.keyRef, "clé/日本")
+        XCTAssertEqual(header.wrappedKey, [1, 2, 3])
+        XCTAssertEqual(header.encoded(), Array(envelope.prefix(header.encodedCount)))
+        XCTAssertEqual(try Envelope.open(envelope, identity: identity, dataKey: key).unsafeUTF8String(), "v")
+    }
+
     func testRoundTripText() throws {
         let key = DataKey.generate()
         let envelope = try seal(SecretBytes(utf8: "pä$$wörd ✓"), dataKey: key)

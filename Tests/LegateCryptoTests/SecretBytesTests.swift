@@ -81,6 +81,62 @@ final class SecretBytesTests: XCTestCase {
         XCTAssertEqual(counts, Array(repeating: plaintext.utf8.count, count: 8))
     }
 
+    func testCopiesNonContiguousCollections() {
+        // No contiguous storage: the element-by-element path.
+        let lazy = (0..<300).lazy.map { UInt8(truncatingIfNeeded: $0) }
+        XCTAssertEqual(SecretBytes(lazy).withUnsafeBytes { Array($0) }, Array(lazy))
+        XCTAssertEqual(SecretBytes(Data([1, 2, 3]).dropFirst()).withUnsafeBytes { Array($0) }, [2, 3])
+        XCTAssertEqual(SecretBytes([UInt8](repeating: 9, count: 5)[1...]).withUnsafeBytes { Array($0) }, [9, 9, 9, 9])
+    }
+
+    /// Records whether a buffer was all zeros when `Data` released it.
+    final class FreeProbe: @unchecked Sendable {
+        var zeroedWhenFreed: Bool?
+    }
+
+    /// What `AES.GCM.open` returns (a `Data` over a malloc'd buffer) is taken over, and zeroed in
+    /// that very buffer before it is freed — not in a copy.
+    func testAdoptedDataIsZeroedInPlaceBeforeItIsFreed() throws {
+        for count in [MemoryLayout<Data>.size + 1, 4096, 1 << 20] {
+            let probe = FreeProbe()
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 1)
+            raw.initializeMemory(as: UInt8.self, repeating: 0xA5)
+            let data = Data(
+                bytesNoCopy: try XCTUnwrap(raw.baseAddress), count: count,
+                deallocator: .custom { pointer, length in
+                    probe.zeroedWhenFreed = UnsafeRawBufferPointer(start: pointer, count: length).allSatisfy { $0 == 0 }
+                    pointer.deallocate()
+                })
+            do {
+                let secret = SecretBytes(adopting: consume data)
+                XCTAssertEqual(secret.count, count)
+                XCTAssertTrue(secret.withUnsafeBytes { $0.allSatisfy { $0 == 0xA5 } })
+                XCTAssertTrue(secret == SecretBytes([UInt8](repeating: 0xA5, count: count)))
+                XCTAssertNil(probe.zeroedWhenFreed, "freed while still in use")
+            }
+            XCTAssertEqual(probe.zeroedWhenFreed, true, "count \(count)")
+        }
+    }
+
+    func testAdoptingASharedDataLeavesTheOtherCopyAlone() {
+        let shared = Data(repeating: 7, count: 64)
+        do {
+            let secret = SecretBytes(adopting: shared)
+            XCTAssertEqual(secret.withUnsafeBytes { Array($0) }, Array(repeating: 7, count: 64))
+        }
+        XCTAssertEqual(shared, Data(repeating: 7, count: 64))
+    }
+
+    func testAdoptingShortValuesCopies() {
+        for count in 0...(MemoryLayout<Data>.size + 1) {
+            let bytes = (0..<count).map { UInt8($0 + 1) }
+            let secret = SecretBytes(adopting: Data(bytes))
+            XCTAssertEqual(secret.count, count)
+            XCTAssertEqual(secret.withUnsafeBytes { Array($0) }, bytes)
+            XCTAssertEqual(secret.isEmpty, count == 0)
+        }
+    }
+
     func testSecureZeroClearsEveryByte() {
         var bytes: [UInt8] = Array(1...64)
         SecureZero.zero(&bytes)

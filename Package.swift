@@ -79,6 +79,18 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "LegateLoader",
+            dependencies: [
+                "LegateCore", "LegateCrypto", "KeyProviders", "ProviderVault",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "LegateWire",
             dependencies: ["LegateCore"],
             swiftSettings: strict
@@ -140,7 +152,7 @@ let package = Package(
             name: "legate",
             dependencies: [
                 "LegateBench",
-                "LegateCore", "LegateWire", "LegateAgent", "LegateManager", "KeyProviders", "ProviderAWS", "ProviderVault",
+                "LegateCore", "LegateWire", "LegateAgent", "LegateManager", "KeyProviders", "ProviderAWS", "ProviderVault", "LegateLoader",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -170,6 +182,7 @@ let package = Package(
             name: "ProviderAWSTests", dependencies: ["ProviderAWS", "KeyProviders", "LegateCore"],
             resources: [.copy("Resources")], swiftSettings: strict),
         .testTarget(name: "LegateAgentTests", dependencies: ["LegateAgent"], swiftSettings: strict),
+        .testTarget(name: "LegateLoaderTests", dependencies: ["LegateLoader", "LegateCore", "LegateCrypto", "KeyProviders", "ProviderVault"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
             dependencies: [

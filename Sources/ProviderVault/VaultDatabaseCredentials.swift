@@ -13,6 +13,15 @@ public struct VaultLease: Sendable {
     public var password: SecretBytes
 
     public var expiresAt: Date { obtainedAt.addingTimeInterval(duration) }
+
+    public init(leaseId: String, duration: TimeInterval, renewable: Bool, obtainedAt: Date, username: SecretBytes, password: SecretBytes) {
+        self.leaseId = leaseId
+        self.duration = duration
+        self.renewable = renewable
+        self.obtainedAt = obtainedAt
+        self.username = username
+        self.password = password
+    }
 }
 
 /// `database/creds/<role>` plus lease renewal and revocation (`sys/leases/renew|revoke`).

@@ -175,3 +175,47 @@ public struct VaultKVStore: SecretStore {
         return ValidationReport(ok: true, checks: checks, route: client.auth == nil ? nil : await client.auth?.methodDescription)
     }
 }
+
+/// A whole KV entry as Vault returned it, for callers that need every key of an entry (the secrets
+/// loader reads `env-secrets`, `file-secrets` and static database credentials this way).
+public struct VaultKVEntry: Sendable {
+    /// Every key's value: strings as their UTF-8 bytes, other JSON values as their JSON text.
+    public var values: [String: SecretBytes]
+    /// The entry's version on KV v2 (it grows with every write); nil on KV v1.
+    public var version: Int?
+    /// The mount's KV version, 1 or 2.
+    public var kvVersion: Int
+}
+
+extension VaultKVStore {
+    /// A read-only store on `mount` (no base path), its KV version detected from the mount on first use.
+    public static func reader(client: VaultClient, mount: String) -> VaultKVStore {
+        VaultKVStore(client: client, mount: mount, basePath: "", valueKey: "value", version: nil, readOnly: true, checkAndSet: false)
+    }
+
+    /// The mount's KV version (1 or 2), detected once.
+    public func kvVersion() async throws -> Int { try await version() }
+
+    /// The API path that holds the data of `path` (`<mount>/data/<path>` on KV v2), for messages.
+    public func apiPath(of path: String) async throws -> String {
+        dataPath(path.trimmingCharacters(in: CharacterSet(charactersIn: "/")), v: try await version())
+    }
+
+    /// The whole entry at `path` (inside the mount), or nil when there is none (or its latest KV v2
+    /// version is deleted).
+    public func entry(_ path: String) async throws -> VaultKVEntry? {
+        // No `path#key` splitting here: the caller wants the whole entry.
+        let p = path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        guard let found = try await readEntry(p) else { return nil }
+        var values: [String: SecretBytes] = [:]
+        for (key, value) in found.data {
+            if let s = value as? String {
+                values[key] = SecretBytes(utf8: s)
+            } else {
+                let data = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])) ?? Data()
+                values[key] = SecretBytes(data)
+            }
+        }
+        return VaultKVEntry(values: values, version: found.version, kvVersion: try await version())
+    }
+}

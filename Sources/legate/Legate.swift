@@ -12,7 +12,7 @@ struct Legate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "legate",
         abstract: "Outbound-only secrets delegate: dials out to a Legate manager and runs its tasks.",
-        subcommands: [Run.self, Check.self, Health.self, Demo.self, Keys.self, BenchCommand.self, Version.self], defaultSubcommand: nil)
+        subcommands: [Run.self, Check.self, Health.self, SecretsLoad.self, Demo.self, Keys.self, BenchCommand.self, Version.self], defaultSubcommand: nil)
 }
 
 struct Version: ParsableCommand {

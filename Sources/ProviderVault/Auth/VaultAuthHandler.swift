@@ -41,8 +41,8 @@ public protocol VaultAuthMethod: Sendable {
 }
 
 /// Owns the connector's Vault token: logs in on first use, renews it when two thirds of its TTL
-/// have passed (or logs in again when it cannot be renewed), logs in again after a 403, and backs
-/// off when Vault is unreachable. ``maintain()`` does the renewal on a schedule, so a token stays
+/// have passed (or logs in again when it cannot be renewed) and logs in again after a 403. Backoff
+/// on an unreachable Vault is the caller's (the agent's RetryPolicy). ``maintain()`` does the renewal on a schedule, so a token stays
 /// valid in a long-running agent even when no task uses it for longer than its TTL.
 public actor VaultAuthHandler {
     let method: any VaultAuthMethod
@@ -62,8 +62,9 @@ public actor VaultAuthHandler {
         self.now = now
     }
 
-    /// The unauthenticated client used to log in and renew; set once by the connector.
-    func attach(_ client: VaultClient) {
+    /// The unauthenticated client used to log in and renew; set once by the connector (or the
+    /// secrets loader) before the first ``token()``.
+    public func attach(_ client: VaultClient) {
         guard self.client == nil else { return }
         // Without the handler: logins are unauthenticated and renewals carry their own token,
         // and the handler must not hold itself through the client.
@@ -123,7 +124,9 @@ public actor VaultAuthHandler {
             do {
                 return try await renew(t, client: client)
             } catch {
-                logger?.notice("Vault token renewal failed; logging in again", metadata: ["error": "\(error)"])
+                logger?.notice(
+                    method.canRelogin ? "Vault token renewal failed; logging in again" : "Vault token renewal failed; using the token until it expires",
+                    metadata: ["error": "\(error)"])
                 if !method.canRelogin, let expires = t.expiresAt, expires > now() { return t }
             }
         }

@@ -15,6 +15,50 @@ actor PlaintextVault {
 /// them; a delegate without the driver fails such a task with a clear error.
 let knownConnectorTypes = ["builtin", "awskms", "awssecretsmanager", "vault", "gcpkms", "azurekeyvault", "cyberark"]
 
+/// Settings each driver reads (docs/connectors.md). The manager refuses other names so a typo is
+/// reported when the connector is created, not ignored on every delegate. Types without a driver
+/// yet are not checked. Keep in step with the drivers (ProviderAWS, ProviderVault, builtin).
+let connectorSettings: [String: Set<String>] = {
+    let aws: Set<String> = [
+        "region", "endpoint", "stsEndpoint", "useFipsEndpoint", "credentialType", "roleArn", "externalId", "sessionName",
+        "durationSeconds", "webIdentityTokenFile", "requestTimeoutSeconds",
+    ]
+    return [
+        "builtin": ["keyRef"],
+        "awskms": aws.union(["keyId", "dataKeyCache", "dataKeyCacheEntries", "dataKeyCacheTtlSeconds", "dataKeyGeneration"]),
+        "awssecretsmanager": aws.union(["secretPrefix", "kmsKeyId", "recoveryWindowDays", "readOnly"]),
+        "vault": [
+            "address", "namespace", "allowHttp", "engine", "mount", "kvVersion", "basePath", "valueKey", "readOnly", "checkAndSet",
+            "keyName", "derived", "requestTimeoutSeconds", "authMethod", "authMount", "role", "roleId", "serviceAccountTokenFile",
+            "jwtFile",
+        ],
+    ]
+}()
+
+/// Credential names beyond the settings (any setting may also be given as a credential).
+let connectorCredentials: [String: Set<String>] = [
+    "awskms": ["accessKeyId", "secretAccessKey", "sessionToken", "webIdentityToken"],
+    "awssecretsmanager": ["accessKeyId", "secretAccessKey", "sessionToken", "webIdentityToken"],
+    "vault": ["token", "secretId", "jwt"],
+]
+
+/// Checks setting and credential names against what the type's driver reads.
+func validateSettingNames(type: String, config: [String: String], credentials: [String: String]) throws {
+    guard let settings = connectorSettings[type] else { return }
+    for key in config.keys.sorted() where !settings.contains(key) {
+        let near = settings.first { $0.lowercased() == key.lowercased() }
+        throw APIError(
+            .badRequest, "unknown_setting",
+            "Connector type '\(type)' has no setting '\(key)'\(near.map { " (did you mean '\($0)'?)" } ?? ""); settings: \(settings.sorted().joined(separator: ", ")).")
+    }
+    let allowed = settings.union(connectorCredentials[type] ?? [])
+    for key in credentials.keys.sorted() where !allowed.contains(key) {
+        throw APIError(
+            .badRequest, "unknown_setting",
+            "Connector type '\(type)' has no credential '\(key)'; credentials: \(allowed.sorted().joined(separator: ", ")).")
+    }
+}
+
 /// Whether a connector keeps values itself (the manager stores only a path) rather than
 /// wrapping data keys for envelopes. Vault is a KV store unless its engine is `transit`.
 func isSecretStore(_ c: ManagerStore.ConnectorRecord) -> Bool {
@@ -47,6 +91,7 @@ extension ManagerCore {
         if req.type == "builtin" && !credentials.isEmpty {
             throw APIError(.badRequest, "invalid_field", "A built-in connector keeps its key on the delegates; it takes no credentials.")
         }
+        try validateSettingNames(type: req.type, config: config, credentials: credentials)
         try await validateCredentials(credentials, connectorName: name, scope: scope)
         for s in req.selectors ?? [] {
             do { try Selectors.validate(s, what: "Selector") } catch { throw APIError(.badRequest, "invalid_field", error.message) }

@@ -81,6 +81,16 @@ public struct VaultKVStore: SecretStore {
         }
     }
 
+    /// The entry's current version from its metadata (0 when it has none), deleted versions included.
+    func currentVersion(_ p: String) async throws -> Int {
+        do {
+            let out = try await client.call("GET", "\(mount)/metadata/\(p)", what: "metadata of \(mount)/\(p)")
+            return ((out["data"] as? [String: Any])?["current_version"] as? NSNumber)?.intValue ?? 0
+        } catch let e as ProviderError where e.code == "vault_not_found" {
+            return 0
+        }
+    }
+
     public func get(_ path: String, version: String?) async throws -> SecretBytes {
         let (p, key) = locate(path)
         guard let entry = try await readEntry(p, version: version) else {
@@ -126,7 +136,12 @@ public struct VaultKVStore: SecretStore {
         if v == 2 {
             var body: [String: Any] = ["data": entry]
             // Check-and-set: our read-modify-write must not overwrite a concurrent change.
-            if checkAndSet || existing != nil { body["options"] = ["cas": existing?.version ?? 0] }
+            if let version = existing?.version {
+                body["options"] = ["cas": version]
+            } else if checkAndSet {
+                // No readable version: new, or its latest version was deleted (which still counts).
+                body["options"] = ["cas": try await currentVersion(p)]
+            }
             let out = try await client.call("POST", dataPath(p, v: 2), body: body, what: "write of \(mount)/\(p)")
             let version = ((out["data"] as? [String: Any])?["version"] as? NSNumber)?.intValue
             return version.map(String.init)

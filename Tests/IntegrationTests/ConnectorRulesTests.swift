@@ -25,9 +25,9 @@ final class ConnectorRulesTests: XCTestCase {
             let ok = try await core.createConnector(
                 CreateConnectorRequest(
                     name: "kms", type: "awskms", scope: "acme/payments", config: ["region": "eu-west-1"],
-                    credentials: ["secretKey": "account.aws-secret-key"]),
+                    credentials: ["secretAccessKey": "account.aws-secret-key"]),
                 actor: "test")
-            XCTAssertEqual(ok.credentials, ["secretKey": "account.aws-secret-key"])
+            XCTAssertEqual(ok.credentials, ["secretAccessKey": "account.aws-secret-key"])
 
             func failure(_ req: CreateConnectorRequest) async -> (String, String) {
                 do {
@@ -38,15 +38,23 @@ final class ConnectorRulesTests: XCTestCase {
                 } catch { return ("other", "\(error)") }
             }
             let cross = await failure(CreateConnectorRequest(
-                name: "kms2", type: "awskms", scope: "acme", credentials: ["secretKey": "vault-held"]))
+                name: "kms2", type: "awskms", scope: "acme", credentials: ["secretAccessKey": "vault-held"]))
             XCTAssertEqual(cross.0, "cross_connector_reference")
             XCTAssertTrue(cross.1.contains("vault-a") && cross.1.contains("built-in"), cross.1)
             let selfRef = await failure(CreateConnectorRequest(
                 name: "vault-a", type: "vault", scope: "acme", credentials: ["token": "vault-held"]))
             XCTAssertEqual(selfRef.0, "self_reference")
             let missing = await failure(CreateConnectorRequest(
-                name: "kms3", type: "awskms", scope: "acme", credentials: ["secretKey": "nope"]))
+                name: "kms3", type: "awskms", scope: "acme", credentials: ["secretAccessKey": "nope"]))
             XCTAssertEqual(missing.0, "secret_not_found")
+            // Setting and credential names are checked against what the driver reads.
+            let typo = await failure(CreateConnectorRequest(name: "kms4", type: "awskms", scope: "acme", config: ["Region": "eu-west-1"]))
+            XCTAssertEqual(typo.0, "unknown_setting")
+            XCTAssertTrue(typo.1.contains("did you mean 'region'"), typo.1)
+            let badCredential = await failure(CreateConnectorRequest(
+                name: "kms5", type: "awskms", scope: "acme", credentials: ["secretKey": "account.aws-secret-key"]))
+            XCTAssertEqual(badCredential.0, "unknown_setting")
+            XCTAssertTrue(badCredential.1.contains("secretAccessKey"), badCredential.1)
             let unknown = await failure(CreateConnectorRequest(name: "x", type: "ftp", scope: "acme"))
             XCTAssertEqual(unknown.0, "unsupported_connector_type")
             // A concurrent create that slips past the name check is refused by the store as such.

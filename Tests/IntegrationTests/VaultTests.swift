@@ -218,3 +218,25 @@ extension VaultTests {
         }
     }
 }
+
+extension VaultTests {
+    func testCheckAndSetWritesOverASoftDeletedLatestVersion() async throws {
+        try await withVaultPeers { bao, _, _ in
+            let transport = try ProviderHTTPClient(configuration: AgentConfiguration())
+            defer { Task { await transport.shutdown() } }
+            let ctx = ProviderContext(stateDirectory: Harness.tempDir("legate-vault-cas"), logger: LogCapture().logger("vault"), transport: transport)
+            let d = ConnectorDescriptor(
+                id: "v", type: "vault", config: ["address": bao.url, "authMethod": "token", "checkAndSet": "true", "basePath": "cas"],
+                credentials: ["token": SecretBytes(utf8: BaoServer.rootToken)])
+            guard case .secretStore(let store) = try Self.providers.make(d, context: ctx) else { return XCTFail("not a store") }
+            let v1 = try await store.put("app", value: SecretBytes(utf8: "first-value"), options: StoreWriteOptions())
+            XCTAssertEqual(v1, "1")
+            // Someone soft-deletes the latest version; a check-and-set write must still go through.
+            try await bao.api(.DELETE, "secret/data/cas/app")
+            let v2 = try await store.put("app", value: SecretBytes(utf8: "second-value"), options: StoreWriteOptions())
+            XCTAssertEqual(v2, "2")
+            let back = try await store.get("app", version: nil)
+            XCTAssertEqual(back.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }, "second-value")
+        }
+    }
+}

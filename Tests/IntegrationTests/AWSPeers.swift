@@ -292,20 +292,5 @@ func withLoopbackServer<T: Sendable>(
         configuration: .init(address: .hostname("127.0.0.1", port: 0)),
         onServerRunning: { channel in await port.set(channel.localAddress?.port ?? 0) }, logger: quiet)
     let group = ServiceGroup(configuration: .init(services: [app], logger: quiet))
-    return try await withThrowingTaskGroup(of: T?.self) { tasks in
-        tasks.addTask {
-            try await group.run()
-            return nil
-        }
-        do {
-            let r = try await body("http://127.0.0.1:\(await port.get())")
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return r
-        } catch {
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
-            throw error
-        }
-    }
+    return try await running(group) { try await body("http://127.0.0.1:\(await port.get())") }
 }

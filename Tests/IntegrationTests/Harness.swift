@@ -121,15 +121,22 @@ func withManager<T: Sendable>(
     let logger = logs.logger("manager", level: .trace)
     let runtime = try await ManagerRuntime.make(config, logger: logger)
     let group = ServiceGroup(configuration: .init(services: runtime.services.map { .init(service: $0) }, logger: logger))
-    return try await withThrowingTaskGroup(of: T?.self) { tasks in
+    return try await running(group) {
+        let port = await runtime.port()
+        return try await body(TestManager(runtime: runtime, port: port, stateDirectory: config.stateDirectory))
+    }
+}
+
+/// Runs `group` in the background for the duration of `body`, then shuts it down gracefully and
+/// waits for it, whether `body` returned or threw.
+func running<T: Sendable>(_ group: ServiceGroup, _ body: () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { tasks in
         tasks.addTask {
             try await group.run()
             return nil
         }
-        let port = await runtime.port()
-        let manager = TestManager(runtime: runtime, port: port, stateDirectory: config.stateDirectory)
         do {
-            let result = try await body(manager)
+            let result = try await body()
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return result
@@ -216,22 +223,7 @@ func withAgentService<T: Sendable>(_ config: AgentConfiguration.Validated, _ bod
     let logs = LogCapture()
     let service = AgentService(configuration: config, monitor: monitor, logger: logs.logger("agent"))
     let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logs.logger("group")))
-    return try await withThrowingTaskGroup(of: T?.self) { tasks in
-        tasks.addTask {
-            try await group.run()
-            return nil
-        }
-        do {
-            let r = try await body(monitor)
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return r
-        } catch {
-            await group.triggerGracefulShutdown()
-            try? await tasks.waitForAll()
-            throw error
-        }
-    }
+    return try await running(group) { try await body(monitor) }
 }
 
 /// The admin API over HTTPS, as an operator's tooling would use it.

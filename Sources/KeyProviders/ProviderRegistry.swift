@@ -48,10 +48,6 @@ public struct ConnectorDescriptor: Sendable, Equatable {
         }
         return c
     }
-
-    /// Whether two descriptors describe the same connector with the same settings and credentials,
-    /// so a driver instance (and its caches) can be reused.
-    public func sameConfiguration(as other: ConnectorDescriptor) -> Bool { self == other }
 }
 
 /// What drivers may use from the agent.

@@ -40,8 +40,16 @@ struct SecretWorker: Sendable {
                     message: "Credential '\(setting)' of connector \(c.id) is not a built-in secret; connector credentials must be built-in secrets.",
                     origin: .configuration)
             }
+            // Keyed by identity too: a hit must never skip the AAD check of another identity.
+            let cacheKey = "\(m.identity.scope)\u{0}\(m.identity.name)\u{0}\(m.identity.version)\u{0}\(envelope)"
+            if let known = await pool.credential(envelope: cacheKey) {
+                credentials[setting] = known
+                continue
+            }
             do {
-                credentials[setting] = try await open(envelope: envelope, identity: m.identity, connector: m.connector).value
+                let value = try await open(envelope: envelope, identity: m.identity, connector: m.connector).value
+                await pool.remember(credential: value, envelope: cacheKey)
+                credentials[setting] = value
             } catch let e as any LegateError {
                 throw Failure(code: e.code, message: "Cannot decrypt credential '\(setting)' of connector \(c.id): \(e.message)", origin: e.origin)
             }

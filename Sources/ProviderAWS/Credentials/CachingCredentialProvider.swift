@@ -16,8 +16,6 @@ public actor CachingCredentialProvider: AWSCredentialProvider {
     private var fetchedAt: Date?
     private var refreshing = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
-    /// Counts fetches from the base source, for tests and reports.
-    public private(set) var fetchCount = 0
     public nonisolated var route: String { base.route }
     public var activeRoute: String { get async { await base.activeRoute } }
 
@@ -64,7 +62,6 @@ public actor CachingCredentialProvider: AWSCredentialProvider {
             waiters = []
             for c in w { c.resume() }
         }
-        fetchCount += 1
         do {
             let fresh = try await base.refresh()
             if let exp = fresh.expiration, exp <= now() {

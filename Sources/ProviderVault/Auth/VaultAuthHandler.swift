@@ -52,9 +52,6 @@ public actor VaultAuthHandler {
     private var client: VaultClient?
     private var loggingIn = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
-    /// Counters for tests and reports.
-    public private(set) var logins = 0
-    public private(set) var renewals = 0
 
     public init(method: any VaultAuthMethod, logger: Logger? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.method = method
@@ -131,7 +128,6 @@ public actor VaultAuthHandler {
             }
         }
         var fresh = try await method.login(client, now: now())
-        logins += 1
         // A given token may be close to the end of its TTL: renew it at once to its full period.
         if !method.canRelogin, fresh.renewable, fresh.expiresAt != nil {
             fresh = (try? await renew(fresh, client: client)) ?? fresh
@@ -143,7 +139,6 @@ public actor VaultAuthHandler {
     private func renew(_ t: VaultToken, client: VaultClient) async throws -> VaultToken {
         let out = try await client.call("POST", "auth/token/renew-self", body: [:], authenticated: false, what: "token renewal", token: t)
         let renewed = try VaultToken.fromAuth(out, now: now(), what: "token renewal")
-        renewals += 1
         return renewed
     }
 }
